@@ -1,0 +1,73 @@
+"""The landlord workflow interface: models, errors, validation, registry, manager.
+
+Providers live in subpackages (`provider.mock`, and the engine adapters); configuration in
+`provider.config`; the command line in `provider.cli`.
+"""
+
+from ._exceptions import (
+    AuthenticationError,
+    ExecutionConflictError,
+    ExecutionFailedError,
+    ExecutionNotFoundError,
+    InvalidSpecError,
+    Problem,
+    ProviderConflictError,
+    ProviderNotFoundError,
+    ProviderUnavailableError,
+    WorkflowError,
+    WorkflowNotFoundError,
+)
+from .durations import Duration, format_duration, parse_duration
+from .manager import Manager
+from .models import (
+    CreateWorkflowResult,
+    ExecutionError,
+    ExecutionEvent,
+    ExecutionInput,
+    ExecutionResult,
+    ExecutionState,
+    ExecutionStatus,
+    RetryPolicy,
+    WorkflowSpec,
+)
+from .protocol import Provider
+from .registry import Registry
+from .validation import (
+    EXECUTION_NAME_PATTERN,
+    WORKFLOW_ID_PATTERN,
+    validate_execution_id,
+    validate_workflow_id,
+)
+
+__all__ = [
+    "EXECUTION_NAME_PATTERN",
+    "WORKFLOW_ID_PATTERN",
+    "AuthenticationError",
+    "CreateWorkflowResult",
+    "Duration",
+    "ExecutionConflictError",
+    "ExecutionError",
+    "ExecutionEvent",
+    "ExecutionFailedError",
+    "ExecutionInput",
+    "ExecutionNotFoundError",
+    "ExecutionResult",
+    "ExecutionState",
+    "ExecutionStatus",
+    "InvalidSpecError",
+    "Manager",
+    "Problem",
+    "Provider",
+    "ProviderConflictError",
+    "ProviderNotFoundError",
+    "ProviderUnavailableError",
+    "Registry",
+    "RetryPolicy",
+    "WorkflowError",
+    "WorkflowNotFoundError",
+    "WorkflowSpec",
+    "format_duration",
+    "parse_duration",
+    "validate_execution_id",
+    "validate_workflow_id",
+]

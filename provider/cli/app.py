@@ -1,0 +1,60 @@
+"""The `landlord-restate` command: the root, its shared options, and its subcommands."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import CONFIG_FILE_ENV, ConfigError, split_config_flags
+from .config_cmd import config_app
+from .run_cmd import run
+from .state import CliState
+from .validate_cmd import validate
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="landlord-restate",
+    help="Landlord's tenant lifecycle on Restate: workflows, providers and configuration.",
+    epilog=(
+        "Any setting can be given as a flag with its dotted key, e.g. "
+        "--workflow.restate.endpoint=http://localhost:8080 (flags > LANDLORD_* environment > "
+        "config file > defaults)."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(config_app, name="config")
+app.command()(validate)
+app.command()(run)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help=f"YAML settings file (default: ${CONFIG_FILE_ENV}, if set)."
+        ),
+    ] = None,
+) -> None:
+    """Landlord's tenant lifecycle on Restate."""
+    state = ctx.ensure_object(CliState)
+    state.config_file = config
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: split out dotted-key setting flags, then run the command."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        flags, rest = split_config_flags(args)
+    except ConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise SystemExit(2) from None
+    app(args=rest, obj=CliState(flags=flags), prog_name="landlord-restate")

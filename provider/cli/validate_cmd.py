@@ -1,0 +1,62 @@
+"""`landlord-restate validate FILE`: check a workflow spec file and list what to fix."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from .._exceptions import InvalidSpecError, ProviderNotFoundError
+from ..factory import build_manager
+from ..models import WorkflowSpec
+from .state import fail, state_of
+
+__all__ = ["validate"]
+
+
+def _read_spec(path: Path) -> Any:
+    """The file's document: JSON for `.json`, YAML (a JSON superset) otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise fail(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise fail(f"{path}: cannot be read ({type(error).__name__})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise fail(f"{path}: invalid JSON at line {error.lineno}: {error.msg}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise fail(f"{path}: invalid YAML{line}: {getattr(error, 'problem', None)}") from None
+
+
+def validate(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Workflow spec, YAML or JSON.")],
+) -> None:
+    """Validate a workflow spec file: structure, then its provider's own rules."""
+    document = _read_spec(file)
+    if not isinstance(document, dict):
+        raise fail(f"{file}: must hold a mapping of workflow spec fields")
+    manager = build_manager(state_of(ctx).loaded.settings)
+    try:
+        spec = WorkflowSpec.model_validate(document)
+        spec = asyncio.run(manager.validate(spec))
+    except InvalidSpecError as error:
+        typer.echo(f"{file}: invalid {error.subject}", err=True)
+        for problem in error.problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(1) from None
+    except ProviderNotFoundError as error:
+        typer.echo(f"{file}: structure is valid; provider checks not run: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{file}: valid workflow spec {spec.workflow_id!r} (provider {spec.provider_type})")

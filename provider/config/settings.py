@@ -1,0 +1,214 @@
+"""The settings model: every key, its default, and the rules checked at load."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, Literal, Self, get_args
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import model_validator as _model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from ..durations import Duration
+
+__all__ = [
+    "AUTH_TYPES",
+    "EXECUTION_MECHANISMS",
+    "PROVIDER_TYPES",
+    "LogSettings",
+    "RestateSettings",
+    "Settings",
+    "WorkflowSettings",
+]
+
+ExecutionMechanism = Literal["local", "self-hosted", "kubernetes", "fargate", "lambda", "cloud"]
+AuthType = Literal["none", "api_key", "iam"]
+ProviderType = Literal["mock", "restate", "step-functions"]
+EXECUTION_MECHANISMS: tuple[str, ...] = get_args(ExecutionMechanism)
+AUTH_TYPES: tuple[str, ...] = get_args(AuthType)
+PROVIDER_TYPES: tuple[str, ...] = get_args(ProviderType)
+
+_LAMBDA_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$"
+)
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_SERVICE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
+_IAM_MECHANISMS = ("lambda", "fargate")
+
+
+def _http_url(value: str) -> str:
+    if not value:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL such as http://localhost:8080")
+    return value.rstrip("/")
+
+
+def _rule_errors(model: str, problems: list[tuple[str, str, Any]]) -> ValidationError:
+    """A pydantic error whose entries sit on the keys the cross-field rules are about."""
+    return ValidationError.from_exception_data(
+        model,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("config_rule", message), loc=(key,), input=value
+            )
+            for key, message, value in problems
+        ],
+    )
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class RestateSettings(_Section):
+    """`workflow.restate`: where the Restate server is and what to register with it."""
+
+    endpoint: str = "http://localhost:8080"
+    admin_endpoint: str = "http://localhost:9070"
+    execution_mechanism: ExecutionMechanism = "local"
+    deployment_uri: str = "http://localhost:9080"
+    lambda_arn: str = ""
+    assume_role_arn: str = ""
+    service_name: str = ""
+    auth_type: AuthType = "none"
+    api_key: SecretStr = SecretStr("")
+    timeout: Duration = timedelta(minutes=30)
+    retry_attempts: int = Field(default=3, ge=0, le=20)
+    register_on_startup: bool = True
+
+    @field_validator("endpoint", "admin_endpoint", "deployment_uri")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("service_name")
+    @classmethod
+    def _service_name(cls, value: str) -> str:
+        if value and not _SERVICE_NAME.fullmatch(value):
+            raise ValueError("must start with a letter and hold only letters, digits and _")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive_timeout(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be > 0")
+        return value
+
+    @_model_validator(mode="after")
+    def _consistent(self) -> Self:
+        """Rules across keys: what each mechanism needs and which auth fits it."""
+        problems: list[tuple[str, str, Any]] = []
+        mechanism, auth = self.execution_mechanism, self.auth_type
+        has_key = bool(self.api_key.get_secret_value())
+        if not self.endpoint:
+            problems.append(("endpoint", "is required (the Restate ingress URL)", ""))
+        if mechanism == "lambda":
+            if not self.lambda_arn:
+                problems.append(
+                    ("lambda_arn", "is required when execution_mechanism is lambda", "")
+                )
+            elif not _LAMBDA_ARN.fullmatch(self.lambda_arn):
+                problems.append(
+                    (
+                        "lambda_arn",
+                        "must be a Lambda function ARN such as "
+                        "arn:aws:lambda:eu-west-1:123456789012:function:tenants:3",
+                        self.lambda_arn,
+                    )
+                )
+        else:
+            if self.lambda_arn:
+                problems.append(
+                    ("lambda_arn", "only applies when execution_mechanism is lambda", "")
+                )
+            if not self.deployment_uri:
+                problems.append(
+                    ("deployment_uri", f"is required when execution_mechanism is {mechanism}", "")
+                )
+        if auth == "iam":
+            if mechanism not in _IAM_MECHANISMS:
+                problems.append(
+                    (
+                        "auth_type",
+                        f"iam fits execution_mechanism lambda or fargate, not {mechanism}",
+                        auth,
+                    )
+                )
+            elif mechanism == "lambda" and not self.assume_role_arn:
+                problems.append(
+                    ("assume_role_arn", "is required when auth_type is iam with lambda", "")
+                )
+        elif self.assume_role_arn:
+            problems.append(("assume_role_arn", "only applies when auth_type is iam", ""))
+        if self.assume_role_arn and not _ROLE_ARN.fullmatch(self.assume_role_arn):
+            problems.append(
+                (
+                    "assume_role_arn",
+                    "must be an IAM role ARN such as arn:aws:iam::123456789012:role/restate",
+                    self.assume_role_arn,
+                )
+            )
+        if mechanism == "cloud" and auth != "api_key":
+            problems.append(
+                ("auth_type", "Restate Cloud needs auth_type api_key (a Cloud API key)", auth)
+            )
+        if auth == "api_key":
+            if mechanism == "local":
+                problems.append(
+                    ("auth_type", "a local Restate server does not authenticate: use none", auth)
+                )
+            if not has_key:
+                problems.append(("api_key", "is required when auth_type is api_key", ""))
+        elif has_key:
+            problems.append(
+                ("api_key", f"is set but auth_type is {auth}: set auth_type api_key or drop it", "")
+            )
+        if problems:
+            raise _rule_errors("RestateSettings", problems)
+        return self
+
+
+class WorkflowSettings(_Section):
+    """`workflow`: which provider runs workflows, and each provider's settings."""
+
+    default_provider: ProviderType = "restate"
+    restate: RestateSettings = Field(default_factory=RestateSettings)
+
+
+class LogSettings(_Section):
+    """`log`: level and format (`auto` is JSON unless writing to a terminal)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(BaseSettings):
+    """All settings. Sources, lowest to highest: defaults < YAML file < environment < flags.
+
+    `Settings()` reads the process environment and `LANDLORD_CONFIG`; `load_settings` is the
+    entry point that also takes a `--config` file and dotted-key flags.
+    """
+
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
+
+    workflow: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        from .sources import current_sources
+
+        return (init_settings, *current_sources(settings_cls))

@@ -1,0 +1,17 @@
+"""Build the `Manager` a process uses from its settings: which providers exist, which is default."""
+
+from __future__ import annotations
+
+from .config import Settings
+from .manager import Manager
+from .mock import MockProvider
+from .registry import Registry
+
+__all__ = ["build_manager"]
+
+
+def build_manager(settings: Settings) -> Manager:
+    """A manager with every provider these settings make available (the mock always is)."""
+    registry = Registry()
+    registry.register(MockProvider())
+    return Manager(registry, default_provider=settings.workflow.default_provider)

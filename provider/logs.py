@@ -1,0 +1,92 @@
+"""Logging: structlog configured once, JSON for machines, key=value for people at a terminal.
+
+Every line passes through `redact_secrets`, so a secret handed to a logger by mistake is
+masked before any renderer sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Literal, TextIO
+
+import structlog
+from pydantic import SecretBytes, SecretStr
+
+__all__ = ["REDACTED", "LogFormat", "configure_logging", "get_logger", "redact_secrets"]
+
+REDACTED = "***"
+LogFormat = Literal["auto", "json", "console"]
+
+_SECRET_KEY = re.compile(
+    r"(pass(word|wd)?|secret|token|api[_-]?key|authorization|^auth$|credential|private[_-]?key|"
+    r"cookie|session[_-]?key|signing[_-]?key|identity[_-]?key)",
+    re.IGNORECASE,
+)
+_CREDENTIAL_IN_TEXT = re.compile(r"(?i)\b(bearer|basic)\s+\S+")
+_CLOUD_KEY_IN_TEXT = re.compile(r"\bkey_[A-Za-z0-9]{8,}")
+
+
+def _mask(key: str, value: Any) -> Any:
+    if isinstance(value, SecretStr | SecretBytes):
+        return REDACTED
+    if _SECRET_KEY.search(key) and value not in (None, "", False):
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {k: _mask(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(key, v) for v in value]
+    if isinstance(value, str):
+        value = _CREDENTIAL_IN_TEXT.sub(rf"\1 {REDACTED}", value)
+        return _CLOUD_KEY_IN_TEXT.sub(f"key_{REDACTED}", value)
+    return value
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: mask values under secret-looking keys and bearer tokens in text."""
+    for key in list(event_dict):
+        event_dict[key] = _mask(key, event_dict[key])
+    return event_dict
+
+
+def configure_logging(
+    *, level: str = "info", fmt: LogFormat = "auto", stream: TextIO | None = None
+) -> None:
+    """Configure structlog for the process; call once at program start (calling again resets).
+
+    `auto` renders JSON unless the stream is a terminal. Logs go to stderr by default so that
+    a command's stdout stays clean for its output.
+    """
+    out = stream if stream is not None else sys.stderr
+    if fmt == "auto":
+        fmt = "console" if out.isatty() else "json"
+    renderer: structlog.typing.Processor = (
+        structlog.dev.ConsoleRenderer(colors=out.isatty())
+        if fmt == "console"
+        else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
+    """A structlog logger tagged with the component name."""
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(logger_name=name)
+    return logger

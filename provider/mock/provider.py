@@ -1,0 +1,273 @@
+"""`MockProvider`: an in-memory workflow engine that keeps the full provider contract.
+
+Callers use it to test their own handling of every execution state: each workflow's
+executions follow a scripted `MockBehavior` (set in code or in the spec's `provider_config`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import JsonValue
+
+from .._exceptions import (
+    ExecutionConflictError,
+    ExecutionNotFoundError,
+    WorkflowNotFoundError,
+)
+from ..models import (
+    CreateWorkflowResult,
+    ExecutionError,
+    ExecutionEvent,
+    ExecutionInput,
+    ExecutionResult,
+    ExecutionState,
+    ExecutionStatus,
+    WorkflowSpec,
+    utcnow,
+)
+from .behavior import MockBehavior
+
+__all__ = ["MockProvider"]
+
+DEFAULT_TIMEOUT = timedelta(minutes=30)
+
+_FINAL_STATE = {
+    "succeed": ExecutionState.SUCCEEDED,
+    "fail": ExecutionState.FAILED,
+    "time_out": ExecutionState.TIMED_OUT,
+}
+_EVENT = {
+    ExecutionState.RUNNING: "ExecutionRunning",
+    ExecutionState.SUCCEEDED: "ExecutionSucceeded",
+    ExecutionState.FAILED: "ExecutionFailed",
+    ExecutionState.TIMED_OUT: "ExecutionTimedOut",
+    ExecutionState.CANCELLED: "ExecutionCancelled",
+}
+
+
+@dataclass
+class _Workflow:
+    spec: WorkflowSpec
+    created_at: datetime
+
+
+@dataclass
+class _Execution:
+    execution_id: str
+    workflow_id: str
+    input: ExecutionInput
+    behavior: MockBehavior
+    deadline: datetime
+    start_time: datetime
+    state: ExecutionState
+    polls: int = 0
+    stop_time: datetime | None = None
+    output: JsonValue = None
+    error: ExecutionError | None = None
+    history: list[ExecutionEvent] = field(default_factory=list)
+
+
+class MockProvider:
+    """In-memory provider named `mock`; thread-safe; behaviour scripted per workflow."""
+
+    name = "mock"
+
+    def __init__(
+        self,
+        *,
+        default_behavior: MockBehavior | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._default = default_behavior or MockBehavior()
+        self._behaviors: dict[str, MockBehavior] = {}
+        self._workflows: dict[str, _Workflow] = {}
+        self._executions: dict[str, _Execution] = {}
+
+    def set_behavior(self, workflow_id: str, behavior: MockBehavior) -> None:
+        """Script the executions of `workflow_id` started from now on (overrides the spec)."""
+        with self._lock:
+            self._behaviors[workflow_id] = behavior
+
+    async def validate(self, spec: WorkflowSpec) -> None:
+        """The mock's only own rule: `provider_config` must describe a valid behaviour."""
+        MockBehavior.from_provider_config(spec.provider_config)
+
+    async def create_workflow(self, spec: WorkflowSpec) -> CreateWorkflowResult:
+        """Store the definition; the same spec again changes nothing, a new one replaces it."""
+        await self.validate(spec)
+        with self._lock:
+            existing = self._workflows.get(spec.workflow_id)
+            if existing is None:
+                existing = self._workflows[spec.workflow_id] = _Workflow(spec, self._clock())
+                message = "created"
+            elif existing.spec == spec:
+                message = "unchanged"
+            else:
+                existing.spec = spec
+                message = "updated"
+            return CreateWorkflowResult(
+                workflow_id=spec.workflow_id,
+                provider_type=self.name,
+                resource_ids={"workflow": f"mock:workflow:{spec.workflow_id}"},
+                created_at=existing.created_at,
+                message=message,
+            )
+
+    async def start_execution(self, workflow_id: str, input: ExecutionInput) -> ExecutionResult:
+        """Start an execution; its id is derived from the workflow and execution name."""
+        execution_id = f"{workflow_id}:{input.execution_name}"
+        with self._lock:
+            workflow = self._workflows.get(workflow_id)
+            if workflow is None:
+                raise WorkflowNotFoundError(workflow_id)
+            execution = self._executions.get(execution_id)
+            if execution is not None:
+                if execution.input.input != input.input:
+                    raise ExecutionConflictError(
+                        workflow_id, input.execution_name, execution_id=execution_id
+                    )
+                message = "already started"
+            else:
+                execution = self._start(execution_id, workflow, input)
+                message = "started"
+            return ExecutionResult(
+                execution_id=execution_id,
+                workflow_id=workflow_id,
+                provider_type=self.name,
+                state=execution.state,
+                started_at=execution.start_time,
+                message=message,
+            )
+
+    def _start(self, execution_id: str, workflow: _Workflow, input: ExecutionInput) -> _Execution:
+        now = self._clock()
+        behavior = self._behaviors.get(workflow.spec.workflow_id) or (
+            MockBehavior.from_provider_config(workflow.spec.provider_config)
+            if workflow.spec.provider_config
+            else self._default
+        )
+        pending = behavior.outcome == "stay_pending"
+        execution = _Execution(
+            execution_id=execution_id,
+            workflow_id=workflow.spec.workflow_id,
+            input=input,
+            behavior=behavior,
+            deadline=now + (workflow.spec.timeout or DEFAULT_TIMEOUT),
+            start_time=now,
+            state=ExecutionState.PENDING if pending else ExecutionState.RUNNING,
+            history=[ExecutionEvent(timestamp=now, type="ExecutionStarted")],
+        )
+        self._executions[execution_id] = execution
+        self._advance(execution, poll=False)
+        return execution
+
+    def _finish(
+        self,
+        execution: _Execution,
+        state: ExecutionState,
+        *,
+        error: ExecutionError | None = None,
+        details: dict[str, JsonValue] | None = None,
+    ) -> None:
+        now = self._clock()
+        execution.state = state
+        execution.stop_time = now
+        execution.error = error.model_copy(update={"failed_at": now}) if error else None
+        if state is ExecutionState.SUCCEEDED:
+            behavior_output = execution.behavior.output
+            execution.output = execution.input.input if behavior_output is None else behavior_output
+        execution.history.append(
+            ExecutionEvent(timestamp=now, type=_EVENT[state], details=details or {})
+        )
+
+    def _advance(self, execution: _Execution, *, poll: bool) -> None:
+        """Move a live execution along its behaviour: one status poll, or the deadline."""
+        if execution.state.is_terminal:
+            return
+        behavior = execution.behavior
+        if self._clock() >= execution.deadline:
+            final = ExecutionState.TIMED_OUT
+        else:
+            execution.polls += poll
+            scripted = _FINAL_STATE.get(behavior.outcome)
+            if scripted is None or execution.polls < behavior.after_polls:
+                return
+            final = scripted
+        if final is ExecutionState.FAILED:
+            error = ExecutionError(code=behavior.error_code, message=behavior.error_message)
+        else:
+            error = ExecutionError(code="Timeout", message="execution exceeded its timeout")
+        self._finish(execution, final, error=None if final is ExecutionState.SUCCEEDED else error)
+
+    def _status(self, execution: _Execution) -> ExecutionStatus:
+        return ExecutionStatus(
+            execution_id=execution.execution_id,
+            workflow_id=execution.workflow_id,
+            provider_type=self.name,
+            state=execution.state,
+            start_time=execution.start_time,
+            stop_time=execution.stop_time,
+            input=execution.input.input,
+            output=execution.output,
+            error=execution.error,
+            history=list(execution.history),
+            metadata={"polls": execution.polls, "trigger_source": execution.input.trigger_source},
+        )
+
+    def _get(self, execution_id: str) -> _Execution:
+        execution = self._executions.get(execution_id)
+        if execution is None:
+            raise ExecutionNotFoundError(execution_id)
+        return execution
+
+    async def get_execution_status(self, execution_id: str) -> ExecutionStatus:
+        """The execution's status; each call counts as one poll for `after_polls`."""
+        with self._lock:
+            execution = self._get(execution_id)
+            self._advance(execution, poll=True)
+            return self._status(execution)
+
+    async def stop_execution(self, execution_id: str, reason: str) -> None:
+        """Cancel a live execution; a finished one is left as it is."""
+        with self._lock:
+            execution = self._get(execution_id)
+            self._advance(execution, poll=False)
+            if execution.state.is_terminal:
+                return
+            message = reason or "stopped"
+            self._finish(
+                execution,
+                ExecutionState.CANCELLED,
+                error=ExecutionError(code="Cancelled", message=message),
+                details={"reason": message},
+            )
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        """Forget the workflow (its executions stay readable); unknown ids are fine."""
+        with self._lock:
+            self._workflows.pop(workflow_id, None)
+
+    async def list_executions(
+        self, workflow_id: str, *, state: ExecutionState | None = None, limit: int = 100
+    ) -> list[ExecutionStatus]:
+        """The workflow's executions, newest first (listing does not count as a poll)."""
+        with self._lock:
+            if workflow_id not in self._workflows:
+                raise WorkflowNotFoundError(workflow_id)
+            found = [e for e in self._executions.values() if e.workflow_id == workflow_id]
+            for execution in found:
+                self._advance(execution, poll=False)
+            if state is not None:
+                found = [e for e in found if e.state is state]
+            found.reverse()
+            found.sort(key=lambda e: e.start_time, reverse=True)
+            return [self._status(e) for e in found[:limit]]
+
+    async def aclose(self) -> None:
+        """Nothing to release: the mock holds no connections."""

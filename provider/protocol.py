@@ -1,0 +1,64 @@
+"""`Provider`: the seam every workflow engine plugs into (mock, Restate, Step Functions)."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from .models import (
+    CreateWorkflowResult,
+    ExecutionInput,
+    ExecutionResult,
+    ExecutionState,
+    ExecutionStatus,
+    WorkflowSpec,
+)
+
+__all__ = ["Provider"]
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A workflow engine behind the landlord interface.
+
+    Contract (the shared contract suite checks it for every provider):
+    `start_execution` is idempotent on the execution name (same name + same input → same
+    execution; different input → `ExecutionConflictError`); creating a workflow twice and
+    deleting an unknown one succeed and change nothing; stopping a finished execution succeeds
+    and changes nothing; unknown ids raise `WorkflowNotFoundError` / `ExecutionNotFoundError`.
+    """
+
+    name: str
+
+    async def create_workflow(self, spec: WorkflowSpec) -> CreateWorkflowResult:
+        """Create (or update) the workflow definition in the engine."""
+        ...
+
+    async def start_execution(self, workflow_id: str, input: ExecutionInput) -> ExecutionResult:
+        """Start one execution, keyed by `input.execution_name`."""
+        ...
+
+    async def get_execution_status(self, execution_id: str) -> ExecutionStatus:
+        """Report the execution's current state, output or error, and history."""
+        ...
+
+    async def stop_execution(self, execution_id: str, reason: str) -> None:
+        """Stop a running execution gracefully; a finished one is left as it is."""
+        ...
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        """Remove the workflow definition; an unknown workflow is not an error."""
+        ...
+
+    async def validate(self, spec: WorkflowSpec) -> None:
+        """Check engine-specific rules; raise `InvalidSpecError` naming every problem."""
+        ...
+
+    async def list_executions(
+        self, workflow_id: str, *, state: ExecutionState | None = None, limit: int = 100
+    ) -> list[ExecutionStatus]:
+        """The workflow's executions, newest first, optionally only those in `state`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and other resources."""
+        ...

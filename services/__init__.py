@@ -1,0 +1,1 @@
+"""The Restate deployment: tenant lifecycle workflow handlers served over ASGI."""

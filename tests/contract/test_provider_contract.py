@@ -1,0 +1,254 @@
+"""The contract every provider keeps (DESIGN §3), run against each target in targets.py.
+
+Provider-neutral: nothing here knows which engine is behind the interface. Ids are unique per
+test so that targets backed by a shared server do not see each other's workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from provider import (
+    CreateWorkflowResult,
+    ExecutionConflictError,
+    ExecutionInput,
+    ExecutionNotFoundError,
+    ExecutionResult,
+    ExecutionState,
+    ExecutionStatus,
+    InvalidSpecError,
+    Provider,
+    WorkflowNotFoundError,
+    WorkflowSpec,
+)
+
+from .targets import ContractTarget
+
+
+def _id(prefix: str = "contract") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def _input(name: str, payload: object = None) -> ExecutionInput:
+    return ExecutionInput(execution_name=name, input=payload or {"tenant_id": "acme"})
+
+
+async def _until_terminal(
+    provider: Provider, execution_id: str, target: ContractTarget
+) -> ExecutionStatus:
+    deadline = time.monotonic() + target.terminal_within.total_seconds()
+    while True:
+        status = await provider.get_execution_status(execution_id)
+        if status.state.is_terminal:
+            return status
+        if time.monotonic() > deadline:
+            pytest.fail(f"{execution_id} not terminal within {target.terminal_within}: {status}")
+        await asyncio.sleep(0.05)
+
+
+async def _created(provider: Provider, target: ContractTarget, **kwargs: bool) -> WorkflowSpec:
+    spec = target.spec(_id(), **kwargs)
+    await provider.create_workflow(spec)
+    return spec
+
+
+def test_name_is_a_string(provider: Provider, target: ContractTarget) -> None:
+    assert isinstance(provider.name, str)
+    assert provider.name == target.name
+
+
+def test_satisfies_the_protocol(provider: Provider) -> None:
+    assert isinstance(provider, Provider)
+
+
+async def test_create_returns_the_workflow(provider: Provider, target: ContractTarget) -> None:
+    spec = target.spec(_id())
+    result = await provider.create_workflow(spec)
+    assert isinstance(result, CreateWorkflowResult)
+    assert result.workflow_id == spec.workflow_id
+    assert result.provider_type == provider.name
+    assert result.created_at.tzinfo is not None
+
+
+async def test_create_twice_succeeds_and_changes_nothing(
+    provider: Provider, target: ContractTarget
+) -> None:
+    spec = target.spec(_id())
+    first = await provider.create_workflow(spec)
+    second = await provider.create_workflow(spec)
+    assert second.workflow_id == first.workflow_id
+    assert second.resource_ids == first.resource_ids
+    started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    assert started.workflow_id == spec.workflow_id
+
+
+async def test_validate_accepts_a_valid_spec(provider: Provider, target: ContractTarget) -> None:
+    await provider.validate(target.spec(_id()))
+
+
+async def test_start_returns_an_execution(provider: Provider, target: ContractTarget) -> None:
+    spec = await _created(provider, target)
+    result = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    assert isinstance(result, ExecutionResult)
+    assert result.execution_id
+    assert result.workflow_id == spec.workflow_id
+    assert result.provider_type == provider.name
+    assert result.started_at.tzinfo is not None
+
+
+async def test_start_is_idempotent_on_execution_name(
+    provider: Provider, target: ContractTarget
+) -> None:
+    spec = await _created(provider, target)
+    name = _id("run")
+    first = await provider.start_execution(spec.workflow_id, _input(name, {"tenant_id": "a"}))
+    again = await provider.start_execution(spec.workflow_id, _input(name, {"tenant_id": "a"}))
+    assert again.execution_id == first.execution_id
+    assert again.started_at == first.started_at
+
+
+async def test_same_name_different_input_conflicts(
+    provider: Provider, target: ContractTarget
+) -> None:
+    spec = await _created(provider, target)
+    name = _id("run")
+    first = await provider.start_execution(spec.workflow_id, _input(name, {"tenant_id": "a"}))
+    with pytest.raises(ExecutionConflictError) as raised:
+        await provider.start_execution(spec.workflow_id, _input(name, {"tenant_id": "b"}))
+    assert raised.value.execution_name == name
+    status = await provider.get_execution_status(first.execution_id)
+    assert status.input == {"tenant_id": "a"}
+
+
+async def test_different_names_are_different_executions(
+    provider: Provider, target: ContractTarget
+) -> None:
+    spec = await _created(provider, target)
+    one = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    two = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    assert one.execution_id != two.execution_id
+
+
+async def test_start_unknown_workflow_is_not_found(provider: Provider) -> None:
+    workflow_id = _id("missing")
+    with pytest.raises(WorkflowNotFoundError) as raised:
+        await provider.start_execution(workflow_id, _input(_id("run")))
+    assert raised.value.workflow_id == workflow_id
+    assert workflow_id in str(raised.value)
+
+
+async def test_status_reports_the_execution(provider: Provider, target: ContractTarget) -> None:
+    spec = await _created(provider, target)
+    started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    status = await _until_terminal(provider, started.execution_id, target)
+    assert status.execution_id == started.execution_id
+    assert status.workflow_id == spec.workflow_id
+    assert status.provider_type == provider.name
+    assert status.state is ExecutionState.SUCCEEDED
+    assert status.input == {"tenant_id": "acme"}
+    assert status.start_time is not None
+    assert status.stop_time is not None
+    assert status.stop_time >= status.start_time
+    assert status.error is None
+
+
+async def test_status_of_unknown_execution_is_not_found(provider: Provider) -> None:
+    with pytest.raises(ExecutionNotFoundError):
+        await provider.get_execution_status(_id("missing"))
+
+
+async def test_stop_of_unknown_execution_is_not_found(provider: Provider) -> None:
+    with pytest.raises(ExecutionNotFoundError):
+        await provider.stop_execution(_id("missing"), "no such thing")
+
+
+async def test_stop_cancels_a_live_execution(provider: Provider, target: ContractTarget) -> None:
+    spec = await _created(provider, target, long_running=True)
+    started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    assert not (await provider.get_execution_status(started.execution_id)).state.is_terminal
+    await provider.stop_execution(started.execution_id, "operator asked")
+    status = await _until_terminal(provider, started.execution_id, target)
+    assert status.state is ExecutionState.CANCELLED
+
+
+async def test_stop_of_finished_execution_changes_nothing(
+    provider: Provider, target: ContractTarget
+) -> None:
+    spec = await _created(provider, target)
+    started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    before = await _until_terminal(provider, started.execution_id, target)
+    await provider.stop_execution(started.execution_id, "too late")
+    after = await provider.get_execution_status(started.execution_id)
+    assert after.state is before.state is ExecutionState.SUCCEEDED
+    assert after.stop_time == before.stop_time
+    assert after.output == before.output
+    assert after.error is None
+
+
+async def test_stop_twice_succeeds(provider: Provider, target: ContractTarget) -> None:
+    spec = await _created(provider, target, long_running=True)
+    started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    await provider.stop_execution(started.execution_id, "first")
+    await _until_terminal(provider, started.execution_id, target)
+    await provider.stop_execution(started.execution_id, "second")
+    status = await provider.get_execution_status(started.execution_id)
+    assert status.state is ExecutionState.CANCELLED
+
+
+async def test_delete_unknown_workflow_succeeds(provider: Provider) -> None:
+    await provider.delete_workflow(_id("missing"))
+
+
+async def test_delete_twice_succeeds(provider: Provider, target: ContractTarget) -> None:
+    spec = await _created(provider, target)
+    await provider.delete_workflow(spec.workflow_id)
+    await provider.delete_workflow(spec.workflow_id)
+
+
+async def test_deleted_workflow_cannot_start(provider: Provider, target: ContractTarget) -> None:
+    spec = await _created(provider, target)
+    await provider.delete_workflow(spec.workflow_id)
+    with pytest.raises(WorkflowNotFoundError):
+        await provider.start_execution(spec.workflow_id, _input(_id("run")))
+
+
+async def test_list_executions_of_a_workflow(provider: Provider, target: ContractTarget) -> None:
+    spec = await _created(provider, target)
+    other = await _created(provider, target)
+    ids = set()
+    for _ in range(3):
+        started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+        ids.add(started.execution_id)
+        await _until_terminal(provider, started.execution_id, target)
+    await provider.start_execution(other.workflow_id, _input(_id("run")))
+    listed = await provider.list_executions(spec.workflow_id)
+    assert {status.execution_id for status in listed} == ids
+    assert all(status.workflow_id == spec.workflow_id for status in listed)
+    assert len(await provider.list_executions(spec.workflow_id, limit=2)) == 2
+
+
+async def test_list_executions_filters_by_state(provider: Provider, target: ContractTarget) -> None:
+    spec = await _created(provider, target, long_running=True)
+    live = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    stopped = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    await provider.stop_execution(stopped.execution_id, "test")
+    await _until_terminal(provider, stopped.execution_id, target)
+    cancelled = await provider.list_executions(spec.workflow_id, state=ExecutionState.CANCELLED)
+    assert [status.execution_id for status in cancelled] == [stopped.execution_id]
+    assert live.execution_id not in {status.execution_id for status in cancelled}
+
+
+async def test_list_executions_of_unknown_workflow_is_not_found(provider: Provider) -> None:
+    with pytest.raises(WorkflowNotFoundError):
+        await provider.list_executions(_id("missing"))
+
+
+def test_invalid_spec_names_field_and_rule() -> None:
+    with pytest.raises(InvalidSpecError) as raised:
+        WorkflowSpec(workflow_id="Not Valid", definition={"a": 1})
+    assert [p.field for p in raised.value.problems] == ["workflow_id"]
+    assert "^[a-z0-9-]{1,128}$" in str(raised.value)

@@ -1,0 +1,203 @@
+"""The command line as a user meets it: help, config show, validate, and their errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from provider.cli import main
+
+SECRET = "key_cl1s3cr3tABCDEFGH"
+VALID = """\
+workflow_id: tenant-provisioning
+provider_type: mock
+definition:
+  steps: [plan, provision]
+timeout: 30m
+retry_policy:
+  max_attempts: 5
+"""
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        main(list(argv))
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 1
+    else:
+        code = 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("LANDLORD_CONFIG", "LANDLORD_WORKFLOW_DEFAULT_PROVIDER"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def test_console_script_help() -> None:
+    script = Path(sys.executable).with_name("landlord-restate")
+    result = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0
+    for command in ("config", "validate", "run"):
+        assert command in result.stdout
+    assert "--workflow.restate.endpoint" in result.stdout
+
+
+def test_config_show_names_every_source(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("workflow:\n  restate:\n    retry_attempts: 7\n")
+    monkeypatch.setenv("LANDLORD_WORKFLOW_RESTATE_TIMEOUT", "5m")
+    code, out, _ = cli(
+        capsys,
+        "--config",
+        str(path),
+        "config",
+        "show",
+        "--output",
+        "json",
+        "--workflow.restate.endpoint=http://flag:8080",
+    )
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["workflow.restate.endpoint"] == {
+        "value": "http://flag:8080",
+        "source": "flag",
+        "from": "--workflow.restate.endpoint",
+    }
+    assert shown["workflow.restate.timeout"]["value"] == "5m"
+    assert shown["workflow.restate.timeout"]["from"] == "LANDLORD_WORKFLOW_RESTATE_TIMEOUT"
+    assert shown["workflow.restate.retry_attempts"] == {
+        "value": 7,
+        "source": "file",
+        "from": str(path),
+    }
+    assert shown["workflow.restate.admin_endpoint"]["source"] == "default"
+
+
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_config_show_never_prints_the_secret(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, output: str
+) -> None:
+    monkeypatch.setenv("LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM", "cloud")
+    monkeypatch.setenv("LANDLORD_WORKFLOW_RESTATE_AUTH_TYPE", "api_key")
+    monkeypatch.setenv("LANDLORD_WORKFLOW_RESTATE_API_KEY", SECRET)
+    code, out, err = cli(capsys, "config", "show", "-o", output)
+    assert code == 0
+    assert SECRET not in out + err
+    assert "**********" in out
+    assert "workflow.restate.api_key" in out
+
+
+def test_config_show_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "config", "show")
+    assert code == 0
+    line = next(line for line in out.splitlines() if "workflow.restate.endpoint" in line)
+    assert line.split() == ["workflow.restate.endpoint", "http://localhost:8080", "default"]
+
+
+def test_bad_config_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM", "moon")
+    code, out, err = cli(capsys, "config", "show")
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("error: invalid configuration: workflow.restate.execution_mechanism:")
+
+
+def test_config_flag_without_value(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "config", "show", "--workflow.restate.endpoint")
+    assert code == 2
+    assert "needs a value" in err
+
+
+def test_validate_a_valid_spec(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(VALID)
+    code, out, _ = cli(capsys, "validate", str(path))
+    assert code == 0
+    assert "valid workflow spec 'tenant-provisioning' (provider mock)" in out
+
+
+def test_validate_json_spec(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "spec.json"
+    path.write_text(
+        json.dumps({"workflow_id": "x", "provider_type": "mock", "definition": {"a": 1}})
+    )
+    assert cli(capsys, "validate", str(path))[0] == 0
+
+
+def test_validate_lists_every_problem(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        "workflow_id: Tenant_Provisioning\nprovider_type: mock\ndefinition: {}\n"
+        "timeout: soon\nretry_policy: {backoff_rate: 0.5}\n"
+    )
+    code, out, err = cli(capsys, "validate", str(path))
+    assert code == 1
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[0] == f"{path}: invalid workflow spec"
+    assert lines[1:] == [
+        "  - workflow_id: must match ^[a-z0-9-]{1,128}$",
+        "  - definition: must not be empty",
+        "  - timeout: must be a duration such as 30s, 5m or 1h30m",
+        "  - retry_policy.backoff_rate: must be >= 1.0",
+    ]
+    assert "Traceback" not in err
+
+
+def test_validate_runs_provider_rules(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(VALID + "provider_config: {outcome: explode}\n")
+    code, _, err = cli(capsys, "validate", str(path))
+    assert code == 1
+    assert "provider_config.outcome: must be one of" in err
+
+
+def test_validate_uses_the_default_provider(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text("workflow_id: t\ndefinition: {a: 1}\n")
+    code, out, _ = cli(capsys, "validate", str(path), "--workflow.default_provider=mock")
+    assert code == 0
+    assert "(provider mock)" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("spec.yaml", "workflow_id: [\n", "invalid YAML at line 2"),
+        ("spec.json", "{not json", "invalid JSON at line 1"),
+        ("spec.yaml", "- a list\n", "must hold a mapping of workflow spec fields"),
+        ("spec.yaml", None, "no such file"),
+    ],
+)
+def test_validate_unreadable_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, text: str | None, expected: str
+) -> None:
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text)
+    code, _, err = cli(capsys, "validate", str(path))
+    assert code == 2
+    assert err.count("\n") == 1
+    assert expected in err
+
+
+def test_run_refuses_a_remote_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "run", "--workflow.restate.endpoint=https://restate.example.com")
+    assert code == 2
+    assert "workflow.restate.endpoint: run starts a local server" in err
