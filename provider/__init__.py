@@ -17,7 +17,7 @@ from ._exceptions import (
     WorkflowError,
     WorkflowNotFoundError,
 )
-from .durations import Duration, format_duration, parse_duration
+from .durations import Duration, PositiveDuration, format_duration, parse_duration
 from .manager import Manager
 from .models import (
     CreateWorkflowResult,
@@ -56,6 +56,7 @@ __all__ = [
     "ExecutionStatus",
     "InvalidSpecError",
     "Manager",
+    "PositiveDuration",
     "Problem",
     "Provider",
     "ProviderConflictError",

@@ -10,9 +10,9 @@ import re
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
-__all__ = ["Duration", "format_duration", "parse_duration"]
+__all__ = ["Duration", "PositiveDuration", "format_duration", "parse_duration"]
 
 _UNITS = {
     "ms": timedelta(milliseconds=1),
@@ -68,3 +68,13 @@ Duration = Annotated[
     PlainSerializer(format_duration, return_type=str, when_used="json"),
 ]
 """A pydantic field type: accepts ``30m`` / seconds / timedelta, serializes to ``30m`` in JSON."""
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be > 0")
+    return value
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+"""A `Duration` that must be longer than zero (timeouts, retry intervals)."""

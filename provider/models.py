@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from .durations import Duration
+from .durations import Duration, PositiveDuration
 from .validation import (
     EXECUTION_NAME_PATTERN,
     PROVIDER_NAME_PATTERN,
@@ -114,15 +114,8 @@ class RetryPolicy(_Model):
 
     max_attempts: int = Field(default=3, ge=1)
     backoff_rate: float = Field(default=2.0, ge=1.0)
-    initial_interval: Duration = timedelta(seconds=1)
+    initial_interval: PositiveDuration = timedelta(seconds=1)
     max_interval: Duration = timedelta(minutes=1)
-
-    @field_validator("initial_interval")
-    @classmethod
-    def _positive_interval(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be > 0")
-        return value
 
     @model_validator(mode="after")
     def _ordered_intervals(self) -> Self:
@@ -145,17 +138,10 @@ class WorkflowSpec(_Model):
     name: str = ""
     description: str = ""
     definition: dict[str, JsonValue] = Field(min_length=1)
-    timeout: Duration | None = None
+    timeout: PositiveDuration | None = None
     retry_policy: RetryPolicy | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     provider_config: dict[str, JsonValue] | None = None
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive_timeout(cls, value: timedelta | None) -> timedelta | None:
-        if value is not None and value <= timedelta(0):
-            raise ValueError("must be > 0")
-        return value
 
     @field_validator("tags")
     @classmethod

@@ -12,7 +12,7 @@ from pydantic import model_validator as _model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ..durations import Duration
+from ..durations import PositiveDuration
 
 __all__ = [
     "AUTH_TYPES",
@@ -77,7 +77,7 @@ class RestateSettings(_Section):
     service_name: str = ""
     auth_type: AuthType = "none"
     api_key: SecretStr = SecretStr("")
-    timeout: Duration = timedelta(minutes=30)
+    timeout: PositiveDuration = timedelta(minutes=30)
     retry_attempts: int = Field(default=3, ge=0, le=20)
     register_on_startup: bool = True
 
@@ -91,13 +91,6 @@ class RestateSettings(_Section):
     def _service_name(cls, value: str) -> str:
         if value and not _SERVICE_NAME.fullmatch(value):
             raise ValueError("must start with a letter and hold only letters, digits and _")
-        return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive_timeout(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be > 0")
         return value
 
     @_model_validator(mode="after")
