@@ -1,4 +1,5 @@
-"""The contract every provider keeps (DESIGN §3), run against each target in targets.py.
+"""The contract every provider keeps (see `provider.Provider`), run against each target in
+targets.py.
 
 Provider-neutral: nothing here knows which engine is behind the interface. Ids are unique per
 test so that targets backed by a shared server do not see each other's workflows.

@@ -32,7 +32,7 @@ ASGI_LOG_TAIL_LINES = 60
 ASGI_START_TIMEOUT_SECONDS = 30.0
 ASGI_STOP_TIMEOUT_SECONDS = 10.0
 
-# hypercorn settings for Restate (see /work/shared/restate-facts.md): Restate multiplexes every
+# hypercorn settings for Restate: the server multiplexes every
 # invocation over one HTTP/2 connection, and hypercorn closes a connection after 1,000 requests
 # or 5 s idle by default, failing in-flight invocations (RT0010).
 HYPERCORN_CONFIG = """\
