@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -54,12 +54,17 @@ def redact_secrets(
 
 
 def configure_logging(
-    *, level: str = "info", fmt: LogFormat = "auto", stream: TextIO | None = None
+    *,
+    level: str = "info",
+    fmt: LogFormat = "auto",
+    stream: TextIO | None = None,
+    extra_processors: Sequence[structlog.typing.Processor] = (),
 ) -> None:
     """Configure structlog for the process; call once at program start (calling again resets).
 
     `auto` renders JSON unless the stream is a terminal. Logs go to stderr by default so that
-    a command's stdout stays clean for its output.
+    a command's stdout stays clean for its output. `extra_processors` run first (e.g. to
+    drop events).
     """
     out = stream if stream is not None else sys.stderr
     if fmt == "auto":
@@ -71,6 +76,7 @@ def configure_logging(
     )
     structlog.configure(
         processors=[
+            *extra_processors,
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),

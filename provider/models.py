@@ -40,6 +40,7 @@ __all__ = [
     "ExecutionState",
     "ExecutionStatus",
     "RetryPolicy",
+    "ValidatedModel",
     "WorkflowSpec",
     "utcnow",
 ]
@@ -84,8 +85,9 @@ def _user_errors(subject: str) -> Iterator[None]:
         _depth.reset(token)
 
 
-class _Model(BaseModel):
-    """Immutable model whose validation failures surface as `InvalidSpecError`."""
+class ValidatedModel(BaseModel):
+    """Immutable model whose validation failures surface as `InvalidSpecError` (field + rule);
+    subclasses name what they hold in `_subject`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     _subject: ClassVar[str] = "value"
@@ -107,7 +109,7 @@ class _Model(BaseModel):
             return super().model_validate_json(json_data, *args, **kwargs)
 
 
-class RetryPolicy(_Model):
+class RetryPolicy(ValidatedModel):
     """How a failing step or execution is retried: attempts and exponential backoff."""
 
     _subject: ClassVar[str] = "retry policy"
@@ -124,7 +126,7 @@ class RetryPolicy(_Model):
         return self
 
 
-class WorkflowSpec(_Model):
+class WorkflowSpec(ValidatedModel):
     """A workflow to create: what the provider runs (definition) and how (timeout, retries).
 
     `provider_type` None routes to the configured default provider; `timeout` None means the
@@ -157,7 +159,7 @@ class WorkflowSpec(_Model):
         return self
 
 
-class ExecutionInput(_Model):
+class ExecutionInput(ValidatedModel):
     """A request to run a workflow once; `execution_name` is the idempotency key."""
 
     _subject: ClassVar[str] = "execution input"
@@ -169,7 +171,7 @@ class ExecutionInput(_Model):
     trigger_source: str = "api"
 
 
-class CreateWorkflowResult(_Model):
+class CreateWorkflowResult(ValidatedModel):
     """What `create_workflow` made, with the backend's ids for it."""
 
     workflow_id: str
@@ -179,7 +181,7 @@ class CreateWorkflowResult(_Model):
     message: str = ""
 
 
-class ExecutionResult(_Model):
+class ExecutionResult(ValidatedModel):
     """The execution `start_execution` started (or found already started under that name)."""
 
     execution_id: str
@@ -190,7 +192,7 @@ class ExecutionResult(_Model):
     message: str = ""
 
 
-class ExecutionError(_Model):
+class ExecutionError(ValidatedModel):
     """Why an execution did not succeed: a machine-readable code and a message."""
 
     code: str
@@ -199,7 +201,7 @@ class ExecutionError(_Model):
     failed_at: datetime | None = None
 
 
-class ExecutionEvent(_Model):
+class ExecutionEvent(ValidatedModel):
     """One timestamped event in an execution's history."""
 
     timestamp: datetime
@@ -207,7 +209,7 @@ class ExecutionEvent(_Model):
     details: dict[str, JsonValue] = Field(default_factory=dict)
 
 
-class ExecutionStatus(_Model):
+class ExecutionStatus(ValidatedModel):
     """Everything known about one execution at the time it was asked."""
 
     execution_id: str

@@ -12,6 +12,7 @@ import typer
 from ..config import CONFIG_FILE_ENV, ConfigError, split_config_flags
 from .config_cmd import config_app
 from .run_cmd import run
+from .serve_cmd import serve
 from .state import CliState
 from .validate_cmd import validate
 
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.command()(validate)
 app.command()(run)
+app.command()(serve)
 
 
 @app.callback()

@@ -86,8 +86,9 @@ def restate_server(
 class AsgiProcess:
     """A ``python -m hypercorn <app_ref>`` subprocess serving one ASGI app on a loopback port."""
 
-    def __init__(self, *, app_ref: str, work_dir: Path) -> None:
+    def __init__(self, *, app_ref: str, work_dir: Path, env: dict[str, str] | None = None) -> None:
         self.app_ref = app_ref
+        self.env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = work_dir / "hypercorn.log"
@@ -114,7 +115,7 @@ class AsgiProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout
@@ -141,6 +142,14 @@ class AsgiProcess:
                         f"{self.log_tail()}"
                     )
                 time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL the process group at once (a crash)."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
     def stop(self, *, timeout: float = ASGI_STOP_TIMEOUT_SECONDS) -> None:
         """SIGTERM the process group, then SIGKILL after ``timeout`` seconds. Idempotent."""
@@ -171,16 +180,17 @@ _ASGI_PROCESSES = pytest.StashKey[list[AsgiProcess]]()
 @pytest.fixture
 def serve_asgi(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[str], str]]:
-    """Factory: ``serve_asgi("pkg.module:app")`` starts it under hypercorn, returns its base URL.
+) -> Iterator[Callable[..., str]]:
+    """Factory: ``serve_asgi("pkg.module:app", env=...)`` serves it under hypercorn; returns its
+    base URL.
 
     Processes are stopped when the test ends; their output joins the report of a failed test.
     """
     started: list[AsgiProcess] = []
     request.node.stash[_ASGI_PROCESSES] = started
 
-    def serve(app_ref: str) -> str:
-        process = AsgiProcess(app_ref=app_ref, work_dir=tmp_path_factory.mktemp("asgi"))
+    def serve(app_ref: str, *, env: dict[str, str] | None = None) -> str:
+        process = AsgiProcess(app_ref=app_ref, work_dir=tmp_path_factory.mktemp("asgi"), env=env)
         started.append(process)
         process.start()
         return process.url
@@ -215,6 +225,10 @@ def pytest_runtest_makereport(
                 server.log_text(tail=SERVER_LOG_TAIL_LINES) or "(empty)",
             )
         )
+    for value in funcargs.values():
+        sections = getattr(value, "report_sections", None)
+        if callable(sections):
+            report.sections.extend(sections())
     for process in item.stash.get(_ASGI_PROCESSES, []):
         report.sections.append(
             (
