@@ -7,12 +7,16 @@ invocations; `PRODUCTION_SETTINGS` lifts those limits.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import hypercorn.asyncio
 import stamina
 from hypercorn.config import Config
 from hypercorn.run import run
@@ -49,8 +53,9 @@ def hypercorn_config(*, bind: str, workers: int = 1, app: str = APP_REF) -> Conf
     config = Config.from_mapping(PRODUCTION_SETTINGS)
     config.bind = [bind]
     config.application_path = app
-    # One worker serves in-process; more fork (Restate keeps one connection, so one is usual).
-    config.workers = 0 if workers <= 1 else workers
+    # One worker serves in this process; more are forked by hypercorn (Restate keeps one
+    # connection per deployment, so one worker is the usual choice).
+    config.workers = max(workers, 1)
     return config
 
 
@@ -137,4 +142,37 @@ def serve(
             target=_register_when_up, args=(register, uri, dict(headers or {})), daemon=True
         ).start()
     _log.info("serving", bind=bind, workers=workers)
-    return run(hypercorn_config(bind=bind, workers=workers))
+    config = hypercorn_config(bind=bind, workers=workers)
+    if workers > 1:
+        return run(config)
+    asyncio.run(_serve_until_signalled(config))
+    _log.info("stopped", bind=bind)
+    return 0
+
+
+async def _serve_until_signalled(config: Config) -> None:
+    """Serve in this process until SIGTERM/SIGINT, then stop within the graceful timeout.
+
+    hypercorn's own shutdown waits for every connection to close, and Restate keeps its
+    HTTP/2 connection open indefinitely; invocations cut off here are retried by Restate.
+    """
+    from restate.server import install_shutdown_hook
+
+    from services.app import app
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    # The SDK's app claims SIGTERM for its own shutdown hooks; join them rather than replace.
+    install_shutdown_hook(loop, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    server = asyncio.create_task(
+        hypercorn.asyncio.serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    )
+    waiting = asyncio.create_task(stop.wait())
+    await asyncio.wait({server, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if server.done():
+        waiting.cancel()
+        server.result()
+        return
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(server, timeout=config.graceful_timeout + 1)

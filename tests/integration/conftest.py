@@ -21,6 +21,7 @@ import pytest
 import provider.restate
 from provider.restate import LocalRestateServer, ensure_restate_server
 from provider.restate.ports import free_port
+from services.serving import PRODUCTION_SETTINGS
 
 # provider/restate/__init__.py -> repository root (also right when this file is copied elsewhere,
 # e.g. by the pytester test of the failure report).
@@ -32,15 +33,9 @@ ASGI_LOG_TAIL_LINES = 60
 ASGI_START_TIMEOUT_SECONDS = 30.0
 ASGI_STOP_TIMEOUT_SECONDS = 10.0
 
-# hypercorn settings for Restate: the server multiplexes every
-# invocation over one HTTP/2 connection, and hypercorn closes a connection after 1,000 requests
-# or 5 s idle by default, failing in-flight invocations (RT0010).
-HYPERCORN_CONFIG = """\
-keep_alive_max_requests = 1000000000
-keep_alive_timeout = 86400
-h2_max_concurrent_streams = 1000000
-graceful_timeout = 2
-"""
+# hypercorn settings for Restate, as `landlord-restate serve` uses them (a TOML file for
+# `python -m hypercorn --config`).
+HYPERCORN_CONFIG = "".join(f"{name} = {value}\n" for name, value in PRODUCTION_SETTINGS.items())
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
