@@ -1,0 +1,175 @@
+"""The services' pure parts: request parsing, redaction, settings, saga order, config checks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import restate
+from pydantic import ValidationError
+
+from services.compute import (
+    ComputeConfigError,
+    ComputeRejectedError,
+    LocalBackend,
+    MockBackend,
+    TenantRef,
+)
+from services.models import MAX_REQUEST_BYTES, Operation
+from services.saga import Saga
+from services.settings import ServicesSettings
+from services.workflows.lifecycle import is_cancellation, redacted
+from services.workflows.tenant_provisioning import parse_request
+
+SECRET = "s3cr3t-value-123"
+
+
+def test_a_full_request_parses() -> None:
+    request = parse_request(
+        json.dumps(
+            {
+                "tenant_id": "acme",
+                "tenant_uuid": "5f0c",
+                "operation": "provision",
+                "desired_config": {"settings": {"a": 1}},
+                "compute_provider": "local",
+                "api_base_url": "https://landlord.example.com/events",
+                "metadata": {"config_hash": "abc"},
+                "timeout": "10m",
+                "retry_policy": {"max_attempts": 5},
+            }
+        ).encode()
+    )
+    assert request.operation is Operation.PROVISION
+    assert request.timeout == timedelta(minutes=10)
+    assert request.retry_policy.max_attempts == 5
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "message"),
+    [
+        (b"", 400, "request must be a JSON object"),
+        (b"{", 400, "request is not JSON"),
+        (b"\xff\xfe", 400, "request is not JSON"),
+        (b'"just a string"', 400, "request must be a JSON object"),
+        (b"{}", 400, "tenant_id: is required; operation: is required"),
+        (
+            b'{"tenant_id": "a b", "operation": "provision"}',
+            400,
+            "tenant_id: must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$",
+        ),
+        (
+            b'{"tenant_id": "a", "operation": "provision", "timeout": "0s"}',
+            400,
+            "timeout: must be > 0",
+        ),
+        (
+            b'{"tenant_id": "a", "operation": "provision", "retry_policy": {"backoff_rate": 0}}',
+            400,
+            "retry_policy.backoff_rate: must be >= 1.0",
+        ),
+        (
+            b'{"tenant_id": "a", "operation": "provision", "api_base_url": "ftp://x"}',
+            400,
+            "api_base_url: ",
+        ),
+        (b" " * (MAX_REQUEST_BYTES + 1), 413, f"the limit is {MAX_REQUEST_BYTES}"),
+    ],
+)
+def test_bad_requests_are_terminal_4xx(raw: bytes, code: int, message: str) -> None:
+    with pytest.raises(restate.TerminalError) as raised:
+        parse_request(raw)
+    assert raised.value.status_code == code
+    assert message in raised.value.message
+
+
+def test_env_values_are_redacted_for_display() -> None:
+    config = {"env": {"DB_PASSWORD": SECRET}, "settings": {"a": 1}}
+    shown = redacted(config)
+    assert shown == {"env": {"DB_PASSWORD": "***"}, "settings": {"a": 1}}
+    assert config["env"] == {"DB_PASSWORD": SECRET}
+    assert redacted({"settings": {}}) == {"settings": {}}
+
+
+def test_only_restates_own_cancellation_counts_as_cancel() -> None:
+    assert is_cancellation(restate.TerminalError("cancelled", 409))
+    assert not is_cancellation(restate.TerminalError("conflict", 409))
+    assert not is_cancellation(restate.TerminalError("cancelled", 500))
+    assert not is_cancellation(RuntimeError("cancelled"))
+
+
+def test_saga_unwinds_newest_first_once() -> None:
+    saga = Saga()
+
+    async def undo() -> None:
+        return None
+
+    for step in ("reserve", "start", "route"):
+        saga.register(step, undo)
+    assert [c.step for c in saga.unwind()] == ["route", "start", "reserve"]
+    assert saga.unwind() == []
+
+
+def test_identity_keys_from_a_comma_separated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANDLORD_SERVICES_IDENTITY_KEYS", "publickeyv1_aaa, publickeyv1_bbb,")
+    assert ServicesSettings().identity_keys == ["publickeyv1_aaa", "publickeyv1_bbb"]
+    monkeypatch.setenv("LANDLORD_SERVICES_IDENTITY_KEYS", "not-a-key")
+    with pytest.raises(ValidationError, match="each key must be a publickeyv1_"):
+        ServicesSettings()
+
+
+def test_no_identity_keys_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANDLORD_SERVICES_IDENTITY_KEYS", raising=False)
+    assert ServicesSettings().identity_keys == []
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"port": 80}, "desired_config.port: "),
+        ({"colour": "red"}, "desired_config.colour: is not a known key"),
+        ({"command": []}, "desired_config.command: "),
+        ({"health_path": "health"}, "desired_config.health_path: "),
+        ({"env": {"A": 1}}, "desired_config.env.A: "),
+    ],
+)
+def test_local_config_errors_name_the_key(tmp_path: Path, config: dict, message: str) -> None:
+    with pytest.raises(ComputeConfigError) as raised:
+        LocalBackend(state_dir=tmp_path).validate_config(config)
+    assert str(raised.value).startswith(message)
+
+
+def test_local_config_error_never_echoes_env_values(tmp_path: Path) -> None:
+    with pytest.raises(ComputeConfigError) as raised:
+        LocalBackend(state_dir=tmp_path).validate_config({"env": {"TOKEN": [SECRET]}})
+    assert SECRET not in str(raised.value)
+
+
+def test_local_defaults() -> None:
+    config = LocalBackend(state_dir=Path("x")).validate_config({})
+    assert config == {
+        "command": None,
+        "env": {},
+        "port": None,
+        "health_path": "/health",
+        "settings": {},
+    }
+
+
+def test_mock_backend_scripts_failures() -> None:
+    backend = MockBackend()
+    tenant = TenantRef(tenant_id="t")
+    transient = backend.validate_config({"fail_on": "provision"})
+    with pytest.raises(RuntimeError, match="transient"):
+        asyncio.run(backend.provision(tenant, transient))
+    permanent = backend.validate_config({"fail_on": "provision", "failure": "permanent"})
+    with pytest.raises(ComputeRejectedError):
+        asyncio.run(backend.provision(tenant, permanent))
+    slow = backend.validate_config({"healthy_after": 2})
+    assert asyncio.run(backend.provision(tenant, slow)).exists
+    assert [asyncio.run(backend.status(tenant)).healthy for _ in range(3)] == [False, True, True]
+    asyncio.run(backend.destroy(tenant))
+    assert not asyncio.run(backend.status(tenant)).exists
