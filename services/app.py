@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import restate
+from restate._internal import IdentityKeyException
 
 from .logs import configure
-from .settings import ServicesSettings
+from .settings import ENV_PREFIX, ServicesConfigError, ServicesSettings, load_services_settings
 from .workflows import tenant_lock, tenant_provisioning
 
 __all__ = ["SERVICES", "app", "create_app"]
@@ -18,10 +19,15 @@ SERVICES: list[restate.Service | restate.VirtualObject | restate.Workflow] = [
 
 
 def create_app(settings: ServicesSettings | None = None) -> object:
-    """Build the app; request identity verification is on when keys are configured."""
-    settings = settings or ServicesSettings()
+    """Build the app; request identity verification is on when keys are configured.
+
+    A key the SDK cannot use raises `ServicesConfigError` naming the variable."""
+    settings = settings or load_services_settings()
     configure(settings)
-    return restate.app(services=SERVICES, identity_keys=settings.identity_keys or None)
+    try:
+        return restate.app(services=SERVICES, identity_keys=settings.identity_keys or None)
+    except IdentityKeyException as error:
+        raise ServicesConfigError(f"{ENV_PREFIX}IDENTITY_KEYS: {error}") from None
 
 
 app = create_app()

@@ -6,10 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import field_validator
+from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["ServicesSettings"]
+from provider.validation import problems_from
+
+__all__ = ["ENV_PREFIX", "ServicesConfigError", "ServicesSettings", "load_services_settings"]
+
+ENV_PREFIX = "LANDLORD_SERVICES_"
+
+
+class ServicesConfigError(ValueError):
+    """A services setting cannot be used; one line naming the environment variable."""
 
 
 def _default_state_dir() -> Path:
@@ -20,7 +28,7 @@ class ServicesSettings(BaseSettings):
     """`identity_keys`: comma-separated `publickeyv1_…` keys; when set, only requests signed by
     the Restate server holding the matching private key are served."""
 
-    model_config = SettingsConfigDict(env_prefix="LANDLORD_SERVICES_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     identity_keys: Annotated[list[str], NoDecode] = []
     state_dir: Path = _default_state_dir()
@@ -40,3 +48,14 @@ class ServicesSettings(BaseSettings):
         if any(not key.startswith("publickeyv1_") for key in value):
             raise ValueError("each key must be a publickeyv1_… public key")
         return value
+
+
+def load_services_settings() -> ServicesSettings:
+    """The settings from the environment, or `ServicesConfigError` naming each bad variable."""
+    try:
+        return ServicesSettings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{p.field.split('.')[0].upper()}: {p.rule}" for p in problems_from(error)
+        )
+        raise ServicesConfigError(problems) from None

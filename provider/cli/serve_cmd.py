@@ -31,6 +31,12 @@ def serve(
 ) -> None:
     """Serve the tenant workflows to Restate (HTTP/2 cleartext, production limits)."""
     from services.serving import serve as run_server
+    from services.settings import ServicesConfigError
+
+    try:
+        import services.app  # noqa: F401 - builds the app now, so bad settings fail here
+    except ServicesConfigError as error:
+        raise fail(str(error)) from None
 
     restate = state_of(ctx).loaded.settings.workflow.restate
     if bind is None:
