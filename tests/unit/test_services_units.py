@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import restate
+import structlog
 from pydantic import ValidationError
+from restate.server_context import restate_context_is_replaying
 
+from provider.logs import get_logger
 from services.compute import (
     ComputeConfigError,
     ComputeRejectedError,
@@ -18,6 +22,7 @@ from services.compute import (
     MockBackend,
     TenantRef,
 )
+from services.logs import configure
 from services.models import MAX_REQUEST_BYTES, Operation
 from services.saga import Saga
 from services.settings import ServicesSettings
@@ -173,3 +178,17 @@ def test_mock_backend_scripts_failures() -> None:
     assert [asyncio.run(backend.status(tenant)).healthy for _ in range(3)] == [False, True, True]
     asyncio.run(backend.destroy(tenant))
     assert not asyncio.run(backend.status(tenant)).exists
+
+
+def test_handler_logs_are_dropped_while_restate_replays() -> None:
+    stream = io.StringIO()
+    configure(ServicesSettings(log_format="json"))
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=stream))
+    logger = get_logger("test")
+    token = restate_context_is_replaying.set(True)
+    try:
+        logger.info("replayed step")
+    finally:
+        restate_context_is_replaying.reset(token)
+    logger.info("new step")
+    assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == ["new step"]
