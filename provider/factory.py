@@ -6,12 +6,15 @@ from .config import Settings
 from .manager import Manager
 from .mock import MockProvider
 from .registry import Registry
+from .restate import RestateProvider
 
 __all__ = ["build_manager"]
 
 
 def build_manager(settings: Settings) -> Manager:
-    """A manager with every provider these settings make available (the mock always is)."""
+    """A manager with every provider these settings make available. Nothing connects yet:
+    providers reach their backends on first use."""
     registry = Registry()
     registry.register(MockProvider())
+    registry.register(RestateProvider(settings.workflow.restate))
     return Manager(registry, default_provider=settings.workflow.default_provider)

@@ -5,6 +5,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+pytest_plugins = ["tests.servers"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_logging() -> Iterator[None]:

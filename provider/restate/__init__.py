@@ -1,11 +1,13 @@
-"""Restate engine support: the pinned restate-server binary and a local server process runner."""
+"""The `restate` provider, and the pinned restate-server binary with a local process runner."""
 
 from .binary import RESTATE_SERVER_VERSION, RestateServerInstallError, ensure_restate_server
+from .provider import RestateProvider
 from .server import LocalRestateServer, RestateServerStartError
 
 __all__ = [
     "RESTATE_SERVER_VERSION",
     "LocalRestateServer",
+    "RestateProvider",
     "RestateServerInstallError",
     "RestateServerStartError",
     "ensure_restate_server",

@@ -8,7 +8,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-CONFTEST = Path(__file__).with_name("conftest.py")
+CONFTEST = Path(__file__).parents[1] / "servers.py"
 
 INNER_TESTS = """
 import httpx

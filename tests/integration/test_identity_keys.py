@@ -25,8 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from provider.restate import LocalRestateServer
 from provider.restate.ports import free_port
-
-from .conftest import REPO_ROOT
+from tests.servers import REPO_ROOT
 
 ServeAsgi = Callable[..., str]
 

@@ -14,8 +14,8 @@ import pytest
 
 from provider.restate import LocalRestateServer
 from services.compute import LocalBackend, TenantRef
+from tests.servers import AsgiProcess
 
-from ..conftest import AsgiProcess
 from .callbacks import CallbackServer
 from .client import TenantClient
 from .conftest import register, start_services

@@ -1,0 +1,54 @@
+"""What a `restate` workflow spec's `definition` says: which service and handler to run, and
+which deployment serves them (an HTTP URI, or a Lambda version ARN)."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
+
+from .._exceptions import InvalidSpecError, Problem
+from ..validation import problems_from
+from .names import HANDLER_NAME, SERVICE_NAME
+
+__all__ = ["Deployment", "RestateDefinition"]
+
+
+class Deployment(BaseModel):
+    """Where the handlers run: `uri` (HTTP) or `arn` (+ `assume_role_arn`) for Lambda."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    uri: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:")
+    assume_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if (self.uri is None) == (self.arn is None):
+            raise ValueError("give exactly one of uri or arn")
+        if self.assume_role_arn and self.arn is None:
+            raise ValueError("assume_role_arn only applies to a Lambda arn")
+        return self
+
+
+class RestateDefinition(BaseModel):
+    """A workflow spec's definition for the `restate` provider."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: str | None = Field(default=None, pattern=SERVICE_NAME.pattern)
+    handler: str = Field(default="run", pattern=HANDLER_NAME.pattern)
+    deployment: Deployment | None = None
+    pass_policy: bool = True
+    """Add the spec's `timeout` and `retry_policy` to an object input that lacks them."""
+
+    @classmethod
+    def parse(cls, definition: dict[str, JsonValue]) -> RestateDefinition:
+        """Read a spec's definition; every problem is named as `definition.<field>`."""
+        try:
+            return cls.model_validate(definition)
+        except ValidationError as error:
+            raise InvalidSpecError(
+                [Problem(f"definition.{p.field}".rstrip("."), p.rule) for p in problems_from(error)]
+            ) from None

@@ -1,0 +1,60 @@
+"""Restate's ingress: start workflows, read their output, call their shared handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .._exceptions import WorkflowNotFoundError
+from .http import RestateHttp
+
+__all__ = ["IngressApi", "Sent"]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The invocation a send started, or found already started under that key."""
+
+    invocation_id: str
+    previously_accepted: bool
+
+
+class IngressApi:
+    """Typed calls to the ingress of one Restate server; trace context travels along."""
+
+    def __init__(self, http: RestateHttp) -> None:
+        self.http = http
+
+    async def send(
+        self, workflow_id: str, service: str, key: str, handler: str, body: bytes
+    ) -> Sent:
+        """Start `service/key/handler` without waiting (a workflow key runs at most once)."""
+        response = await self.http.request(
+            "POST",
+            f"/restate/send/{service}/{key}/{handler}",
+            content=body,
+            headers={"content-type": "application/json"},
+            propagate_trace=True,
+        )
+        if response.status_code in (400, 404) and "not" in response.text:
+            raise WorkflowNotFoundError(workflow_id)
+        response.raise_for_status()
+        answer = response.json()
+        return Sent(answer["invocationId"], answer.get("status") == "PreviouslyAccepted")
+
+    async def call(
+        self, service: str, key: str | None, handler: str, body: Any = None
+    ) -> httpx.Response:
+        """Call a handler and wait for its answer (any status code is returned)."""
+        target = (
+            f"/restate/call/{service}/{key}/{handler}"
+            if key
+            else f"/restate/call/{service}/{handler}"
+        )
+        return await self.http.request("POST", target, json=body, propagate_trace=True)
+
+    async def invocation_output(self, invocation_id: str) -> httpx.Response:
+        """`GET /restate/invocation/{id}/output`: 200 with the result, 470 while running."""
+        return await self.http.request("GET", f"/restate/invocation/{invocation_id}/output")

@@ -1,0 +1,66 @@
+"""Restate invocation rows → landlord execution states (the table in one place).
+
+pending/scheduled/ready/inboxed → pending; running → running; backing-off → running
+(sub_state backing-off); suspended → running (waiting); paused → running (error: needs an
+operator); completed + success → succeeded; completed + failure → cancelled for a cancel or a
+kill ([409]), timed_out for a workflow that ended on its deadline ([408]), else failed.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from ..models import ExecutionError, ExecutionState
+
+__all__ = ["completion_error", "parse_time", "state_of"]
+
+_FAILURE = re.compile(r"^\[(\d{3})\]\s*(.*)$", re.DOTALL)
+_LIVE = {
+    "pending": (ExecutionState.PENDING, "pending"),
+    "scheduled": (ExecutionState.PENDING, "scheduled"),
+    "ready": (ExecutionState.PENDING, "ready"),
+    "inboxed": (ExecutionState.PENDING, "pending"),
+    "running": (ExecutionState.RUNNING, "running"),
+    "backing-off": (ExecutionState.RUNNING, "backing-off"),
+    "suspended": (ExecutionState.RUNNING, "waiting"),
+    "paused": (ExecutionState.RUNNING, "error"),
+}
+CANCELLED_CODE = "409"
+TIMED_OUT_CODE = "408"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A timestamp column as an aware datetime (absent columns are None)."""
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def completion_error(row: dict[str, Any]) -> ExecutionError | None:
+    """The terminal error of a failed invocation: its code and message."""
+    if row.get("status") != "completed" or row.get("completion_result") != "failure":
+        return None
+    text = str(row.get("completion_failure") or "")
+    match = _FAILURE.match(text)
+    code, message = (match.group(1), match.group(2)) if match else ("500", text)
+    return ExecutionError(code=code, message=message, failed_at=parse_time(row.get("completed_at")))
+
+
+def state_of(row: dict[str, Any]) -> tuple[ExecutionState, str]:
+    """The landlord state and the operator-facing sub-state of one `sys_invocation` row."""
+    status = str(row.get("status"))
+    if status in _LIVE:
+        return _LIVE[status]
+    if status != "completed":
+        return ExecutionState.RUNNING, status
+    if row.get("completion_result") == "success":
+        return ExecutionState.SUCCEEDED, "succeeded"
+    error = completion_error(row)
+    code = error.code if error else ""
+    if code == CANCELLED_CODE:
+        return ExecutionState.CANCELLED, "failed"
+    if code == TIMED_OUT_CODE:
+        return ExecutionState.TIMED_OUT, "failed"
+    return ExecutionState.FAILED, "failed"

@@ -1,0 +1,475 @@
+"""`RestateProvider`: the landlord workflow interface over Restate's admin API and ingress.
+
+create → register the deployment (re-discovering only when its code changed) and store the
+spec in the `WorkflowDefinitions` object; start → `send` to the workflow keyed by the
+execution name; status → `sys_invocation` + `sys_journal` (SQL) + the workflow's own
+progress; stop → graceful cancel; delete → drop the spec and close the service to new runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import JsonValue
+
+from .._exceptions import (
+    ExecutionConflictError,
+    ExecutionNotFoundError,
+    InvalidSpecError,
+    Problem,
+    ProviderUnavailableError,
+    WorkflowError,
+    WorkflowNotFoundError,
+)
+from ..config import RestateSettings
+from ..durations import format_duration
+from ..logs import get_logger
+from ..models import (
+    CreateWorkflowResult,
+    ExecutionEvent,
+    ExecutionInput,
+    ExecutionResult,
+    ExecutionState,
+    ExecutionStatus,
+    WorkflowSpec,
+    utcnow,
+)
+from ..validation import validate_workflow_id
+from .admin import AdminApi, sql_string
+from .definition import RestateDefinition
+from .http import RestateHttp
+from .ingress import IngressApi
+from .mapping import completion_error, parse_time, state_of
+from .names import check_invocation_id, service_name_for
+
+__all__ = ["BUILTIN_WORKFLOW_ID", "DEFINITIONS_SERVICE", "RestateProvider"]
+
+DEFINITIONS_SERVICE = "WorkflowDefinitions"
+BUILTIN_WORKFLOW_ID = "tenant-provisioning"
+_ROW_COLUMNS = (
+    "id, target_service_name, target_service_key, target_handler_name, status, "
+    "completion_result, completion_failure, retry_count, last_failure, "
+    "last_failure_error_code, created_at, running_at, completed_at, modified_at, "
+    "next_retry_at, pinned_deployment_id, journal_size"
+)
+_STATE_FILTERS = {
+    ExecutionState.PENDING: "status IN ('pending', 'scheduled', 'ready', 'inboxed')",
+    ExecutionState.RUNNING: "status IN ('running', 'backing-off', 'suspended', 'paused')",
+    ExecutionState.SUCCEEDED: "status = 'completed' AND completion_result = 'success'",
+    ExecutionState.CANCELLED: "status = 'completed' AND completion_failure LIKE '[409]%'",
+    ExecutionState.TIMED_OUT: "status = 'completed' AND completion_failure LIKE '[408]%'",
+    ExecutionState.FAILED: (
+        "status = 'completed' AND completion_result = 'failure' "
+        "AND completion_failure NOT LIKE '[409]%' AND completion_failure NOT LIKE '[408]%'"
+    ),
+}
+_ROW_VISIBLE_WITHIN = 5.0
+
+
+def _kebab(service: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in service).lstrip("-")
+
+
+def _differs(discovered: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
+    """Whether a freshly discovered service differs from the registered one."""
+    if current is None or discovered.get("ty") != current.get("ty"):
+        return True
+    registered = {h["name"]: h for h in current.get("handlers", [])}
+    found = {h["name"]: h for h in discovered.get("handlers", [])}
+    if registered.keys() != found.keys():
+        return True
+    return any(
+        registered[name].get(key) != value
+        for name, handler in found.items()
+        for key, value in handler.items()
+    )
+
+
+class RestateProvider:
+    """The `restate` provider. Constructing it never touches the network."""
+
+    name = "restate"
+
+    def __init__(
+        self,
+        settings: RestateSettings,
+        *,
+        ingress_transport: httpx.AsyncBaseTransport | None = None,
+        admin_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        api_key = settings.api_key if settings.auth_type == "api_key" else None
+        self.ingress = IngressApi(
+            RestateHttp(
+                settings.endpoint,
+                api_key=api_key,
+                retry_attempts=settings.retry_attempts,
+                transport=ingress_transport,
+            )
+        )
+        self.admin = AdminApi(
+            RestateHttp(
+                settings.admin_endpoint,
+                api_key=api_key,
+                retry_attempts=settings.retry_attempts,
+                transport=admin_transport,
+            )
+        )
+        self._workflow_of_service: dict[str, str] = {}
+        self._log = get_logger("landlord.workflow.restate")
+
+    # -- definitions -----------------------------------------------------------------------
+
+    def _service(self, spec: WorkflowSpec, definition: RestateDefinition) -> str:
+        return definition.service or service_name_for(
+            spec.workflow_id, override=self.settings.service_name
+        )
+
+    def _target(self, definition: RestateDefinition) -> dict[str, Any]:
+        """The deployment to register: the definition's, else the configured mechanism's."""
+        if definition.deployment is not None:
+            return definition.deployment.model_dump(exclude_none=True)
+        if self.settings.execution_mechanism == "lambda":
+            target = {"arn": self.settings.lambda_arn}
+            if self.settings.auth_type == "iam" and self.settings.assume_role_arn:
+                target["assume_role_arn"] = self.settings.assume_role_arn
+            return target
+        return {"uri": self.settings.deployment_uri}
+
+    async def _stored(self, workflow_id: str) -> WorkflowSpec | None:
+        response = await self.ingress.call(DEFINITIONS_SERVICE, workflow_id, "get")
+        if response.status_code == 404:
+            raise ProviderUnavailableError(
+                self.settings.endpoint,
+                reason=f"{DEFINITIONS_SERVICE} is not registered (register the landlord services)",
+            )
+        response.raise_for_status()
+        stored = response.json() if response.content else None
+        return WorkflowSpec.model_validate(stored["spec"]) if stored else None
+
+    async def _spec_of(self, workflow_id: str) -> tuple[WorkflowSpec, RestateDefinition, str]:
+        spec = await self._stored(validate_workflow_id(workflow_id))
+        if spec is None:
+            raise WorkflowNotFoundError(workflow_id)
+        definition = RestateDefinition.parse(spec.definition)
+        service = self._service(spec, definition)
+        self._workflow_of_service[service] = workflow_id
+        return spec, definition, service
+
+    # -- create / validate / delete ----------------------------------------------------------
+
+    async def _discover(self, target: dict[str, Any]) -> list[dict[str, Any]]:
+        dry = await self.admin.register(target, force=True, dry_run=True)
+        services: list[dict[str, Any]] = dry.get("services", [])
+        return services
+
+    async def _register(self, target: dict[str, Any]) -> dict[str, Any]:
+        """Register idempotently; force a re-discovery only when the code changed."""
+        discovered = await self._discover(target)
+        current = await self.admin.services()
+        changed = any(_differs(service, current.get(service["name"])) for service in discovered)
+        registered: dict[str, Any] = await self.admin.register(target, force=changed)
+        return registered
+
+    async def validate(self, spec: WorkflowSpec) -> None:
+        """Definition and provider_config rules; with the server reachable, that the service
+        exists (or the deployment would create it), is a Workflow, and has the handler."""
+        definition = RestateDefinition.parse(spec.definition)
+        service = self._service(spec, definition)
+        if spec.provider_config:
+            raise InvalidSpecError(
+                [
+                    Problem(f"provider_config.{key}", "is not a restate provider setting")
+                    for key in spec.provider_config
+                ]
+            )
+        try:
+            candidates = {s["name"]: s for s in await self._discover(self._target(definition))}
+        except ProviderUnavailableError:
+            candidates = {}
+        found = candidates.get(service) or await self.admin.service(service)
+        problems = []
+        if found is None:
+            problems.append(Problem("definition.service", f"no service {service!r} is registered"))
+        elif found.get("ty") != "Workflow":
+            problems.append(
+                Problem("definition.service", f"{service!r} is a {found.get('ty')}, not a Workflow")
+            )
+        elif definition.handler not in {h["name"] for h in found.get("handlers", [])}:
+            problems.append(
+                Problem("definition.handler", f"{service!r} has no handler {definition.handler!r}")
+            )
+        if problems:
+            raise InvalidSpecError(problems)
+
+    async def create_workflow(self, spec: WorkflowSpec) -> CreateWorkflowResult:
+        """Register the deployment, check the service, store the spec; idempotent."""
+        definition = RestateDefinition.parse(spec.definition)
+        service = self._service(spec, definition)
+        owner = (await self._owners()).get(service, spec.workflow_id)
+        if owner != spec.workflow_id:
+            raise InvalidSpecError.single(
+                "definition.service", f"{service!r} already runs workflow {owner!r}"
+            )
+        deployment = await self._register(self._target(definition))
+        await self.validate(spec)
+        found = await self.admin.service(service)
+        assert found is not None
+        if not found.get("public", True):
+            await self.admin.set_public(service, True)
+        stored = await self.ingress.call(
+            DEFINITIONS_SERVICE, spec.workflow_id, "put", json.loads(spec.model_dump_json())
+        )
+        stored.raise_for_status()
+        record = stored.json()
+        self._workflow_of_service[service] = spec.workflow_id
+        return CreateWorkflowResult(
+            workflow_id=spec.workflow_id,
+            provider_type=self.name,
+            resource_ids={
+                "deployment_id": str(deployment.get("id")),
+                "service": service,
+                "service_revision": str(found.get("revision")),
+                "definition_revision": str(record["revision"]),
+            },
+            created_at=parse_time(deployment.get("created_at")) or utcnow(),
+            message=f"definition revision {record['revision']}",
+        )
+
+    async def _owners(self) -> dict[str, str]:
+        """Which stored workflow each Restate service belongs to (one workflow per service)."""
+        rows = await self.admin.query(
+            "SELECT service_key, value_utf8 FROM state WHERE service_name = "
+            f"{sql_string(DEFINITIONS_SERVICE)} AND key = 'definition'"
+        )
+        owners = {}
+        for row in rows:
+            spec = WorkflowSpec.model_validate(json.loads(row["value_utf8"])["spec"])
+            owners[self._service(spec, RestateDefinition.parse(spec.definition))] = spec.workflow_id
+        self._workflow_of_service.update(owners)
+        return owners
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        """Drop the stored spec and stop new executions of its service (in-flight ones run on).
+        The deployment stays registered: it also serves the definitions and other workflows."""
+        spec = await self._stored(validate_workflow_id(workflow_id))
+        if spec is None:
+            return
+        service = self._service(spec, RestateDefinition.parse(spec.definition))
+        response = await self.ingress.call(DEFINITIONS_SERVICE, workflow_id, "drop")
+        response.raise_for_status()
+        if service not in await self._owners():
+            await self.admin.set_public(service, False)
+
+    # -- executions ----------------------------------------------------------------------
+
+    def _body(
+        self, spec: WorkflowSpec, definition: RestateDefinition, input: ExecutionInput
+    ) -> bytes:
+        """The handler input: the execution input, with the spec's timeout and retry policy
+        added to an object input that does not set them."""
+        payload: JsonValue = input.input
+        if definition.pass_policy and isinstance(payload, dict):
+            payload = dict(payload)
+            payload.setdefault("timeout", format_duration(spec.timeout or self.settings.timeout))
+            if spec.retry_policy is not None:
+                payload.setdefault("retry_policy", json.loads(spec.retry_policy.model_dump_json()))
+        return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+
+    async def _row(self, invocation_id: str, *, wait: bool = False) -> dict[str, Any] | None:
+        deadline = time.monotonic() + (_ROW_VISIBLE_WITHIN if wait else 0)
+        while True:
+            rows = await self.admin.query(
+                f"SELECT {_ROW_COLUMNS} FROM sys_invocation WHERE id = {sql_string(invocation_id)}"
+            )
+            if rows or time.monotonic() >= deadline:
+                return rows[0] if rows else None
+            await asyncio.sleep(0.02)
+
+    async def _journal(self, invocation_id: str) -> tuple[JsonValue, list[ExecutionEvent]]:
+        rows = await self.admin.query(
+            "SELECT index, entry_type, name, appended_at, "
+            "CASE WHEN index = 0 THEN entry_json END AS input_json FROM sys_journal "
+            f"WHERE id = {sql_string(invocation_id)} ORDER BY index"
+        )
+        payload: JsonValue = None
+        events = []
+        for row in rows:
+            if row.get("input_json"):
+                raw = json.loads(row["input_json"])["Command"]["Input"]["payload"]
+                payload = json.loads(bytes(raw)) if raw else None
+            if str(row.get("entry_type", "")).startswith("Command"):
+                events.append(
+                    ExecutionEvent(
+                        timestamp=parse_time(row.get("appended_at")) or utcnow(),
+                        type=str(row["entry_type"]).removeprefix("Command: "),
+                        details={"index": row.get("index"), "name": row.get("name") or None},
+                    )
+                )
+        return payload, events
+
+    async def start_execution(self, workflow_id: str, input: ExecutionInput) -> ExecutionResult:
+        """Start the workflow keyed by the execution name; the same name and input give the
+        same execution, a different input is a conflict."""
+        spec, definition, service = await self._spec_of(workflow_id)
+        body = self._body(spec, definition, input)
+        sent = await self.ingress.send(
+            workflow_id, service, input.execution_name, definition.handler, body
+        )
+        if sent.previously_accepted:
+            original, _ = await self._journal(sent.invocation_id)
+            if original is not None and original != json.loads(body):
+                raise ExecutionConflictError(
+                    workflow_id, input.execution_name, execution_id=sent.invocation_id
+                )
+        row = await self._row(sent.invocation_id, wait=True)
+        state = state_of(row)[0] if row else ExecutionState.PENDING
+        return ExecutionResult(
+            execution_id=sent.invocation_id,
+            workflow_id=workflow_id,
+            provider_type=self.name,
+            state=state,
+            started_at=parse_time(row.get("created_at")) if row else utcnow(),
+            message="already started" if sent.previously_accepted else "started",
+        )
+
+    def _workflow_for(self, service: str) -> str:
+        return self._workflow_of_service.get(service) or _kebab(service)
+
+    def _summary(self, row: dict[str, Any]) -> ExecutionStatus:
+        state, sub_state = state_of(row)
+        return ExecutionStatus(
+            execution_id=row["id"],
+            workflow_id=self._workflow_for(str(row.get("target_service_name"))),
+            provider_type=self.name,
+            state=state,
+            start_time=parse_time(row.get("created_at")),
+            stop_time=parse_time(row.get("completed_at")),
+            error=completion_error(row),
+            metadata={
+                "sub_state": sub_state,
+                "retry_count": row.get("retry_count", 0),
+                "last_failure": row.get("last_failure"),
+                "next_retry_at": row.get("next_retry_at"),
+                "execution_name": row.get("target_service_key"),
+                "deployment_id": row.get("pinned_deployment_id"),
+            },
+        )
+
+    async def _progress(self, row: dict[str, Any]) -> list[ExecutionEvent]:
+        """The workflow's own progress events, when it has a `status` handler."""
+        service = str(row.get("target_service_name"))
+        found = await self.admin.service(service)
+        if found is None or "status" not in {h["name"] for h in found.get("handlers", [])}:
+            return []
+        response = await self.ingress.call(service, row.get("target_service_key"), "status")
+        if not response.is_success:
+            return []
+        events = []
+        for event in (response.json() or {}).get("events", []):
+            events.append(
+                ExecutionEvent(
+                    timestamp=datetime.fromisoformat(event["at"]).astimezone(UTC),
+                    type=f"progress: {event['type']}",
+                    details={k: event.get(k) for k in ("phase", "step", "message")},
+                )
+            )
+        return events
+
+    async def get_execution_status(self, execution_id: str) -> ExecutionStatus:
+        """State, times, input, output or error, and history of one execution."""
+        row = await self._row(check_invocation_id(execution_id))
+        if row is None:
+            raise ExecutionNotFoundError(execution_id)
+        status = self._summary(row)
+        payload, journal = await self._journal(execution_id)
+        output: JsonValue = None
+        if status.state is ExecutionState.SUCCEEDED:
+            response = await self.ingress.invocation_output(execution_id)
+            if response.is_success and response.content:
+                output = response.json()
+        history = sorted([*journal, *await self._progress(row)], key=lambda e: e.timestamp)
+        return status.model_copy(update={"input": payload, "output": output, "history": history})
+
+    async def stop_execution(self, execution_id: str, reason: str) -> None:
+        """Cancel gracefully (compensations run); a finished execution is left as it is."""
+        outcome = await self.admin.cancel(check_invocation_id(execution_id))
+        self._log.info("stop", execution_id=execution_id, outcome=outcome, reason=reason)
+
+    async def list_executions(
+        self, workflow_id: str, *, state: ExecutionState | None = None, limit: int = 100
+    ) -> list[ExecutionStatus]:
+        """The workflow's executions, newest first (summaries: no input, output or history)."""
+        _, definition, service = await self._spec_of(workflow_id)
+        where = (
+            f"target_service_name = {sql_string(service)} "
+            f"AND target_handler_name = {sql_string(definition.handler)}"
+        )
+        if state is not None:
+            where += f" AND {_STATE_FILTERS[state]}"
+        rows = await self.admin.query(
+            f"SELECT {_ROW_COLUMNS} FROM sys_invocation WHERE {where} "
+            f"ORDER BY created_at DESC LIMIT {int(limit)}"
+        )
+        return [self._summary(row) for row in rows]
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def builtin_spec(self) -> WorkflowSpec:
+        """The tenant lifecycle workflow this project serves."""
+        return WorkflowSpec(
+            workflow_id=BUILTIN_WORKFLOW_ID,
+            provider_type=self.name,
+            name="Tenant provisioning",
+            definition={"service": self.settings.service_name or "TenantProvisioning"},
+            timeout=self.settings.timeout,
+        )
+
+    async def start(self) -> None:
+        """With `register_on_startup`, register the built-in workflow; a failure is logged
+        (endpoint and reason) and does not stop the caller."""
+        if not self.settings.register_on_startup:
+            return
+        try:
+            await self.create_workflow(self.builtin_spec())
+        except WorkflowError as error:
+            self._log.error(
+                "startup registration failed",
+                endpoint=self.settings.admin_endpoint,
+                workflow_id=BUILTIN_WORKFLOW_ID,
+                reason=str(error),
+            )
+        else:
+            self._log.info("registered", workflow_id=BUILTIN_WORKFLOW_ID)
+
+    async def health(self) -> dict[str, Any]:
+        """Server reachability and whether each stored workflow's service is available."""
+        try:
+            reachable = await self.admin.health()
+            services = set(await self._owners())
+        except WorkflowError as error:
+            return {
+                "endpoint": self.settings.admin_endpoint,
+                "reachable": False,
+                "reason": str(error),
+            }
+        workflows = {}
+        for service in sorted(services):
+            found = await self.admin.service(service)
+            workflows[self._workflow_for(service)] = bool(found and found.get("public", True))
+        return {
+            "endpoint": self.settings.admin_endpoint,
+            "reachable": reachable,
+            "workflows": workflows,
+        }
+
+    async def aclose(self) -> None:
+        """Close both pooled clients."""
+        await self.ingress.http.aclose()
+        await self.admin.http.aclose()

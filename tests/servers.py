@@ -1,0 +1,225 @@
+"""Fixtures for tests against a real, pinned restate-server and real ASGI service processes
+(a pytest plugin, loaded by tests/conftest.py). A failing test that used the server (or an
+ASGI app) gets the process's log tail in its failure report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import provider.restate
+from provider.restate import LocalRestateServer, ensure_restate_server
+from provider.restate.ports import free_port
+from services.serving import PRODUCTION_SETTINGS
+
+# provider/restate/__init__.py -> repository root (also right when this file is copied elsewhere,
+# e.g. by the pytester test of the failure report).
+REPO_ROOT = Path(provider.restate.__file__).resolve().parents[2]
+
+SERVER_LOG_TAIL_LINES = 60
+ASGI_LOG_TAIL_LINES = 60
+ASGI_START_TIMEOUT_SECONDS = 30.0
+ASGI_STOP_TIMEOUT_SECONDS = 3.0  # hypercorn waits on Restate's open connection; then SIGKILL
+
+# hypercorn settings for Restate, as `landlord-restate serve` uses them (a TOML file for
+# `python -m hypercorn --config`).
+HYPERCORN_CONFIG = "".join(f"{name} = {value}\n" for name, value in PRODUCTION_SETTINGS.items())
+
+
+# -- restate-server --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def restate_binary() -> Path:
+    """The pinned restate-server binary (installed from npm into the user cache on first use)."""
+
+    def progress(message: str) -> None:
+        sys.stderr.write(f"[restate-binary] {message}\n")
+
+    return ensure_restate_server(log=progress)
+
+
+@pytest.fixture(scope="session")
+def restate_server(
+    restate_binary: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalRestateServer]:
+    """One started restate-server for the session: free ports, fresh data dir, 1 partition."""
+    server = LocalRestateServer(
+        binary=restate_binary,
+        data_dir=tmp_path_factory.mktemp("restate-server"),
+        partitions=1,
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# -- ASGI apps under hypercorn ---------------------------------------------------------------
+
+
+class AsgiProcess:
+    """A ``python -m hypercorn <app_ref>`` subprocess serving one ASGI app on a loopback port."""
+
+    def __init__(self, *, app_ref: str, work_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.app_ref = app_ref
+        self.env = dict(env or {})
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = work_dir / "hypercorn.log"
+        self._config_path = work_dir / "hypercorn.toml"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, timeout: float = ASGI_START_TIMEOUT_SECONDS) -> None:
+        """Spawn hypercorn and wait until ``GET /health`` answers 200."""
+        self._config_path.write_text(HYPERCORN_CONFIG, encoding="utf-8")
+        command = [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            self.app_ref,
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--config",
+            str(self._config_path),
+        ]
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        problem = "not probed yet"
+        with httpx.Client(timeout=2.0, trust_env=False) as client:
+            while True:
+                code = self._process.poll()
+                if code is not None:
+                    pytest.fail(
+                        f"hypercorn {self.app_ref} exited with code {code}:\n{self.log_tail()}"
+                    )
+                try:
+                    response = client.get(f"{self.url}/health")
+                except httpx.HTTPError as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
+                else:
+                    if response.status_code == 200:
+                        return
+                    problem = f"/health answered {response.status_code}"
+                if time.monotonic() >= deadline:
+                    self.stop()
+                    pytest.fail(
+                        f"hypercorn {self.app_ref} not ready after {timeout:.0f}s ({problem}):\n"
+                        f"{self.log_tail()}"
+                    )
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL the process group at once (a crash)."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def stop(self, *, timeout: float = ASGI_STOP_TIMEOUT_SECONDS) -> None:
+        """SIGTERM the process group, then SIGKILL after ``timeout`` seconds. Idempotent."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def log_tail(self, lines: int = ASGI_LOG_TAIL_LINES) -> str:
+        """Last ``lines`` lines of hypercorn's output."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return "(no output)"
+        return "\n".join(text.splitlines()[-lines:]) or "(no output)"
+
+
+_ASGI_PROCESSES = pytest.StashKey[list[AsgiProcess]]()
+
+
+@pytest.fixture
+def serve_asgi(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., str]]:
+    """Factory: ``serve_asgi("pkg.module:app", env=...)`` serves it under hypercorn; returns its
+    base URL.
+
+    Processes are stopped when the test ends; their output joins the report of a failed test.
+    """
+    started: list[AsgiProcess] = []
+    request.node.stash[_ASGI_PROCESSES] = started
+
+    def serve(app_ref: str, *, env: dict[str, str] | None = None) -> str:
+        process = AsgiProcess(app_ref=app_ref, work_dir=tmp_path_factory.mktemp("asgi"), env=env)
+        started.append(process)
+        process.start()
+        return process.url
+
+    try:
+        yield serve
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+# -- failure reports -------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Append the log tail of every LocalRestateServer fixture the failed test used (the session
+    ``restate_server`` or a test's own) and its ASGI apps' output to the report."""
+    report: pytest.TestReport = yield
+    if not report.failed:
+        return report
+    funcargs: dict[str, object] = getattr(item, "funcargs", {})
+    servers = {
+        id(value): value for value in funcargs.values() if isinstance(value, LocalRestateServer)
+    }
+    for server in servers.values():
+        report.sections.append(
+            (
+                f"restate-server log (last {SERVER_LOG_TAIL_LINES} lines of {server.log_path})",
+                server.log_text(tail=SERVER_LOG_TAIL_LINES) or "(empty)",
+            )
+        )
+    for value in funcargs.values():
+        sections = getattr(value, "report_sections", None)
+        if callable(sections):
+            report.sections.extend(sections())
+    for process in item.stash.get(_ASGI_PROCESSES, []):
+        report.sections.append(
+            (
+                f"hypercorn {process.app_ref} output (last {ASGI_LOG_TAIL_LINES} lines)",
+                process.log_tail(),
+            )
+        )
+    return report
