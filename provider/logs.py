@@ -6,6 +6,7 @@ masked before any renderer sees it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -29,18 +30,31 @@ _CREDENTIAL_IN_TEXT = re.compile(r"(?i)\b(bearer|basic)\s+\S+")
 _CLOUD_KEY_IN_TEXT = re.compile(r"\bkey_[A-Za-z0-9]{8,}")
 
 
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    return _SECRET_KEY.search(key) is not None
+
+
+def _mask_text(value: str) -> str:
+    lowered = value.lower()
+    if "bearer" in lowered or "basic" in lowered:
+        value = _CREDENTIAL_IN_TEXT.sub(rf"\1 {REDACTED}", value)
+    if "key_" in value:
+        value = _CLOUD_KEY_IN_TEXT.sub(f"key_{REDACTED}", value)
+    return value
+
+
 def _mask(key: str, value: Any) -> Any:
     if isinstance(value, SecretStr | SecretBytes):
         return REDACTED
-    if _SECRET_KEY.search(key) and value not in (None, "", False):
+    if value not in (None, "", False) and _secret_key(key):
         return REDACTED
+    if isinstance(value, str):
+        return _mask_text(value)
     if isinstance(value, Mapping):
         return {k: _mask(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_mask(key, v) for v in value]
-    if isinstance(value, str):
-        value = _CREDENTIAL_IN_TEXT.sub(rf"\1 {REDACTED}", value)
-        return _CLOUD_KEY_IN_TEXT.sub(f"key_{REDACTED}", value)
     return value
 
 
