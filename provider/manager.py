@@ -109,7 +109,9 @@ class Manager:
                     **fields,
                 )
                 raise
-            self._log.info(
+            # Status is the control plane's polling path: one line per poll only at debug.
+            log = self._log.debug if operation == "get_execution_status" else self._log.info
+            log(
                 "workflow operation",
                 operation=operation,
                 provider=provider.name,

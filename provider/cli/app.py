@@ -11,10 +11,12 @@ import typer
 
 from ..config import CONFIG_FILE_ENV, ConfigError, split_config_flags
 from .config_cmd import config_app
+from .execution_cmd import execution_app
 from .run_cmd import run
 from .serve_cmd import serve
 from .state import CliState
 from .validate_cmd import validate
+from .workflow_cmd import workflow_app
 
 __all__ = ["app", "main"]
 
@@ -31,6 +33,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(config_app, name="config")
+app.add_typer(workflow_app, name="workflow")
+app.add_typer(execution_app, name="execution")
 app.command()(validate)
 app.command()(run)
 app.command()(serve)

@@ -1,84 +1,163 @@
-"""`landlord-restate run`: the local stack, kept up until Ctrl-C (today: the Restate server)."""
+"""`landlord-restate run` (what `make run` runs): the whole local stack and a demo tenant.
+
+It starts a restate-server (data under `--data-dir`), serves the tenant workflow handlers,
+registers them through `RestateProvider`, provisions the demo tenant with the `local`
+backend while showing its progress, prints the tenant's endpoint and the Restate UI, and
+runs until Ctrl-C. Then it deletes the demo tenant through the workflow and stops
+everything. Running it again resumes with the same Restate data.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
-import threading
+from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
 
+from .._exceptions import WorkflowError
+from ..config import RestateSettings
+from ..manager import Manager
+from ..models import ExecutionInput, ExecutionState
+from ..registry import Registry
 from ..restate import (
+    BUILTIN_WORKFLOW_ID,
     LocalRestateServer,
+    RestateProvider,
     RestateServerInstallError,
     RestateServerStartError,
     ensure_restate_server,
 )
+from .stack import ServicesProcess, StackError
 from .state import fail, state_of
+from .watch import watch
 
 __all__ = ["run"]
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+DEMO_TENANT = "demo"
 
 
-def _local_port(key: str, url: str) -> int:
+def _local(key: str, url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     if parts.hostname not in _LOOPBACK:
         raise fail(f"{key}: run starts a local server, so it must be a localhost URL, not {url}")
-    return parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
+def _demo_request(operation: str) -> dict[str, Any]:
+    return {
+        "tenant_id": DEMO_TENANT,
+        "operation": operation,
+        "compute_provider": "local",
+        "desired_config": {"settings": {"greeting": "hello from landlord-restate"}},
+    }
 
-    def handler(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
+async def _run_demo(manager: Manager, operation: str, stamp: str) -> dict[str, Any] | None:
+    """Run one operation on the demo tenant, showing progress; its output, or None."""
+    started = await manager.start_execution(
+        BUILTIN_WORKFLOW_ID,
+        ExecutionInput(
+            execution_name=f"{DEMO_TENANT}-{operation}-{stamp}",
+            input=_demo_request(operation),
+            trigger_source="landlord-restate run",
+        ),
+        provider_type="restate",
+    )
+    typer.echo(f"{operation} of tenant {DEMO_TENANT!r}: execution {started.execution_id}")
+    status = await watch(manager, started.execution_id, provider_type="restate")
+    if status.state is not ExecutionState.SUCCEEDED:
+        error = status.error.message if status.error else status.state.value
+        typer.echo(f"{operation} of tenant {DEMO_TENANT!r} ended {status.state.value}: {error}")
+        return None
+    return status.output if isinstance(status.output, dict) else None
+
+
+async def _serve_until_stopped(
+    settings: RestateSettings, server: LocalRestateServer, services: ServicesProcess
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    provider = RestateProvider(settings)
+    registry = Registry()
+    registry.register(provider)
+    manager = Manager(registry, default_provider="restate")
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    try:
+        created = await provider.create_workflow(provider.builtin_spec())
+        typer.echo(f"registered {created.resource_ids['service']} ({created.message})")
+        demo = asyncio.create_task(_run_demo(manager, "provision", stamp))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({demo, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if demo.done():
+            output = demo.result()
+            endpoint = (output or {}).get("endpoints", {}).get("http")
+            typer.echo(f"Restate is ready. Admin UI: {server.admin_url}/ui/")
+            typer.echo(f"  ingress: {server.ingress_url}   admin API: {server.admin_url}")
+            if endpoint:
+                typer.echo(f"  tenant {DEMO_TENANT!r} is up at {endpoint}")
+            typer.echo(f"  logs: {server.log_path}, {services.log_path}")
+            typer.echo("Press Ctrl-C to stop.")
+        while not stop.is_set():
+            if not server.running or not services.running:
+                raise StackError("restate-server or the services exited; see their logs")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+        if not demo.done():
+            demo.cancel()
+        typer.echo("stopping: deleting the demo tenant ...", err=True)
+        await _run_demo(manager, "delete", stamp)
+    finally:
+        await manager.aclose()
 
 
 def run(
     ctx: typer.Context,
     data_dir: Annotated[
-        Path, typer.Option(help="Where the Restate server keeps its data (kept between runs).")
+        Path, typer.Option(help="Where Restate and the tenants keep their data (kept).")
     ] = Path(".restate"),
     node_port: Annotated[int, typer.Option(help="Port of the server's node/fabric API.")] = 5122,
 ) -> None:
-    """Start a local restate-server (installed on first use) and keep it running until Ctrl-C."""
-    restate = state_of(ctx).loaded.settings.workflow.restate
-    ingress_port = _local_port("workflow.restate.endpoint", restate.endpoint)
-    admin_port = _local_port("workflow.restate.admin_endpoint", restate.admin_endpoint)
+    """Run the local stack with a demo tenant until Ctrl-C."""
+    settings = state_of(ctx).loaded.settings.workflow.restate
+    _, ingress_port = _local("workflow.restate.endpoint", settings.endpoint)
+    _, admin_port = _local("workflow.restate.admin_endpoint", settings.admin_endpoint)
+    host, services_port = _local("workflow.restate.deployment_uri", settings.deployment_uri)
     try:
         binary = ensure_restate_server(log=lambda line: typer.echo(line, err=True))
     except RestateServerInstallError as error:
         raise fail(str(error), code=1) from None
+    data_dir = data_dir.resolve()
     server = LocalRestateServer(
         binary=binary,
-        data_dir=data_dir.resolve(),
+        data_dir=data_dir,
         ingress_port=ingress_port,
         admin_port=admin_port,
         node_port=node_port,
     )
-    stop = _stop_on_signals()
+    services = ServicesProcess(
+        bind=f"{host}:{services_port}",
+        url=settings.deployment_uri,
+        state_dir=data_dir / "tenants",
+        log_path=data_dir / "services.log",
+    )
     typer.echo(f"starting restate-server (data in {data_dir}) ...", err=True)
     try:
         server.start()
-    except RestateServerStartError as error:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        services.start()
+        asyncio.run(_serve_until_stopped(settings, server, services))
+    except (RestateServerStartError, StackError, WorkflowError) as error:
         raise fail(str(error), code=1) from None
-    try:
-        typer.echo(f"Restate is ready. Admin UI: {server.admin_url}/ui/")
-        typer.echo(f"  ingress: {server.ingress_url}   admin API: {server.admin_url}")
-        typer.echo(f"  server log: {server.log_path}")
-        typer.echo("Press Ctrl-C to stop.")
-        while not stop.wait(0.5):
-            if not server.running:
-                raise fail(f"restate-server exited; see {server.log_path}", code=1)
     finally:
         typer.echo("stopping ...", err=True)
+        services.stop()
         server.stop()
     typer.echo("stopped.", err=True)

@@ -10,12 +10,12 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from .._exceptions import InvalidSpecError, ProviderNotFoundError
+from .._exceptions import InvalidSpecError, ProviderNotFoundError, WorkflowError
 from ..factory import build_manager
 from ..models import WorkflowSpec
 from .state import fail, state_of
 
-__all__ = ["validate"]
+__all__ = ["read_spec_file", "validate"]
 
 
 def _read_spec(path: Path) -> Any:
@@ -39,14 +39,20 @@ def _read_spec(path: Path) -> Any:
         raise fail(f"{path}: invalid YAML{line}: {getattr(error, 'problem', None)}") from None
 
 
+def read_spec_file(path: Path) -> dict[str, Any]:
+    """A workflow spec file's mapping, or one line saying why it cannot be read."""
+    document = _read_spec(path)
+    if not isinstance(document, dict):
+        raise fail(f"{path}: must hold a mapping of workflow spec fields")
+    return document
+
+
 def validate(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Workflow spec, YAML or JSON.")],
 ) -> None:
     """Validate a workflow spec file: structure, then its provider's own rules."""
-    document = _read_spec(file)
-    if not isinstance(document, dict):
-        raise fail(f"{file}: must hold a mapping of workflow spec fields")
+    document = read_spec_file(file)
     manager = build_manager(state_of(ctx).loaded.settings)
     try:
         spec = WorkflowSpec.model_validate(document)
@@ -58,5 +64,8 @@ def validate(
         raise typer.Exit(1) from None
     except ProviderNotFoundError as error:
         typer.echo(f"{file}: structure is valid; provider checks not run: {error}", err=True)
+        raise typer.Exit(1) from None
+    except WorkflowError as error:
+        typer.echo(f"{file}: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{file}: valid workflow spec {spec.workflow_id!r} (provider {spec.provider_type})")

@@ -192,8 +192,12 @@ class RestateProvider:
         try:
             candidates = {s["name"]: s for s in await self._discover(self._target(definition))}
         except ProviderUnavailableError:
-            candidates = {}
-        found = candidates.get(service) or await self.admin.service(service)
+            candidates = {}  # the deployment cannot be discovered: judge what is registered
+        try:
+            found = candidates.get(service) or await self.admin.service(service)
+        except ProviderUnavailableError as error:
+            self._log.info("server checks skipped", workflow_id=spec.workflow_id, reason=str(error))
+            return
         problems = []
         if found is None:
             problems.append(Problem("definition.service", f"no service {service!r} is registered"))
@@ -362,25 +366,31 @@ class RestateProvider:
             },
         )
 
-    async def _progress(self, row: dict[str, Any]) -> list[ExecutionEvent]:
-        """The workflow's own progress events, when it has a `status` handler."""
+    async def _progress(
+        self, row: dict[str, Any]
+    ) -> tuple[dict[str, JsonValue], list[ExecutionEvent]]:
+        """The workflow's own progress (phase, step, steps done / total) and events, when it
+        has a `status` handler."""
         service = str(row.get("target_service_name"))
         found = await self.admin.service(service)
         if found is None or "status" not in {h["name"] for h in found.get("handlers", [])}:
-            return []
+            return {}, []
         response = await self.ingress.call(service, row.get("target_service_key"), "status")
-        if not response.is_success:
-            return []
-        events = []
-        for event in (response.json() or {}).get("events", []):
-            events.append(
-                ExecutionEvent(
-                    timestamp=datetime.fromisoformat(event["at"]).astimezone(UTC),
-                    type=f"progress: {event['type']}",
-                    details={k: event.get(k) for k in ("phase", "step", "message")},
-                )
+        if not response.is_success or not response.content:
+            return {}, []
+        live = response.json() or {}
+        progress: dict[str, JsonValue] = {
+            key: live.get(key) for key in ("phase", "step", "steps_done", "steps_total")
+        }
+        events = [
+            ExecutionEvent(
+                timestamp=datetime.fromisoformat(event["at"]).astimezone(UTC),
+                type=f"progress: {event['type']}",
+                details={k: event.get(k) for k in ("phase", "step", "message")},
             )
-        return events
+            for event in live.get("events", [])
+        ]
+        return progress, events
 
     async def get_execution_status(self, execution_id: str) -> ExecutionStatus:
         """State, times, input, output or error, and history of one execution."""
@@ -394,8 +404,12 @@ class RestateProvider:
             response = await self.ingress.invocation_output(execution_id)
             if response.is_success and response.content:
                 output = response.json()
-        history = sorted([*journal, *await self._progress(row)], key=lambda e: e.timestamp)
-        return status.model_copy(update={"input": payload, "output": output, "history": history})
+        progress, events = await self._progress(row)
+        history = sorted([*journal, *events], key=lambda e: e.timestamp)
+        metadata = {**status.metadata, "progress": progress} if progress else status.metadata
+        return status.model_copy(
+            update={"input": payload, "output": output, "history": history, "metadata": metadata}
+        )
 
     async def stop_execution(self, execution_id: str, reason: str) -> None:
         """Cancel gracefully (compensations run); a finished execution is left as it is."""

@@ -1,9 +1,10 @@
-"""`landlord-restate run` (what `make run` starts): up, usable, Ctrl-C, and up again with the
-same data."""
+"""`landlord-restate run` (what `make run` starts): the stack comes up with a demo tenant,
+Ctrl-C takes it all down, and a second run resumes with the same Restate data."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 from provider.restate.ports import free_ports
 
 READY_LINE = "Press Ctrl-C to stop."
-DEADLINE_SECONDS = 60.0
+DEADLINE_SECONDS = 90.0
 
 
 class RunCommand:
@@ -25,7 +26,7 @@ class RunCommand:
 
     def __init__(self, work_dir: Path, ports: list[int]) -> None:
         self.work_dir = work_dir
-        self.ingress, self.admin, self.node = ports
+        self.ingress, self.admin, self.services, self.node = ports
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -48,29 +49,34 @@ class RunCommand:
                     "run",
                     f"--workflow.restate.endpoint=http://127.0.0.1:{self.ingress}",
                     f"--workflow.restate.admin_endpoint=http://127.0.0.1:{self.admin}",
+                    f"--workflow.restate.deployment_uri=http://127.0.0.1:{self.services}",
                     "--node-port",
                     str(self.node),
                 ],
                 cwd=self.work_dir,
                 stdout=out,
                 stderr=err,
-                env={k: v for k, v in os.environ.items() if not k.startswith("LANDLORD_WORKFLOW")},
+                env={k: v for k, v in os.environ.items() if not k.startswith("LANDLORD_")},
             )
         return self.process
 
     def start(self) -> None:
-        self.launch()
-        assert self.process is not None
+        process = self.launch()
         deadline = time.monotonic() + DEADLINE_SECONDS
         while READY_LINE not in self.out:
-            assert self.process.poll() is None, f"run exited early:\n{self.out}\n{self.err}"
+            assert process.poll() is None, f"run exited early:\n{self.out}\n{self.err}"
             assert time.monotonic() < deadline, f"run not ready:\n{self.out}\n{self.err}"
             time.sleep(0.05)
+
+    def tenant_endpoint(self) -> str:
+        match = re.search(r"tenant 'demo' is up at (\S+)", self.out)
+        assert match, self.out
+        return match.group(1)
 
     def interrupt(self) -> int:
         assert self.process is not None
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=30)
+        return self.process.wait(timeout=60)
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -80,7 +86,7 @@ class RunCommand:
 
 @pytest.fixture
 def run_command(tmp_path: Path, restate_binary: Path) -> Iterator[Callable[[], RunCommand]]:
-    ports = free_ports(3)
+    ports = free_ports(4)
     started: list[RunCommand] = []
 
     def start() -> RunCommand:
@@ -94,44 +100,52 @@ def run_command(tmp_path: Path, restate_binary: Path) -> Iterator[Callable[[], R
         command.kill()
 
 
-def test_run_serves_until_ctrl_c_and_resumes_with_the_same_data(
-    run_command: Callable[[], RunCommand], serve_asgi: Callable[[str], str], tmp_path: Path
+def _demo_runs(admin: str) -> list[str]:
+    response = httpx.post(
+        f"{admin}/query",
+        json={
+            "query": "SELECT target_service_key FROM sys_invocation "
+            "WHERE target_service_name = 'TenantProvisioning' AND target_handler_name = 'run'"
+        },
+        headers={"Accept": "application/json"},
+        timeout=30,
+    )
+    return sorted(row["target_service_key"] for row in response.json()["rows"])
+
+
+def test_run_brings_up_a_demo_tenant_and_resumes_with_the_same_data(
+    run_command: Callable[[], RunCommand], tmp_path: Path
 ) -> None:
     first = run_command()
     admin = f"http://127.0.0.1:{first.admin}"
     assert f"Admin UI: {admin}/ui/" in first.out
-    app_url = serve_asgi("tests.integration.apps.greeter:app")
-    with httpx.Client(timeout=30.0, trust_env=False) as client:
-        registered = client.post(f"{admin}/deployments", json={"uri": app_url})
-        assert registered.status_code == 201, registered.text
-        call = client.post(
-            f"http://127.0.0.1:{first.ingress}/restate/call/Greeter/greet", json="run"
-        )
-        assert call.json() == "Hello, run!"
+    assert "2/2 steps" in first.out
+    endpoint = first.tenant_endpoint()
+    assert httpx.get(endpoint + "/", timeout=5).json()["tenant"] == "demo"
     assert first.interrupt() == 0
     assert "stopped." in first.err
-    assert (tmp_path / ".restate").is_dir()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(endpoint + "/health", timeout=5)
+    assert (tmp_path / ".restate" / "restate-server.log").is_file()
 
     second = run_command()
-    with httpx.Client(timeout=30.0, trust_env=False) as client:
-        deployments = client.get(f"{admin}/deployments").json()["deployments"]
-        assert [d["id"] for d in deployments] == [registered.json()["id"]]
-        call = client.post(
-            f"http://127.0.0.1:{second.ingress}/restate/call/Greeter/greet", json="again"
-        )
-        assert call.json() == "Hello, again!"
+    runs = _demo_runs(admin)
+    assert [run.split("-")[1] for run in runs].count("provision") == 2
+    assert [run.split("-")[1] for run in runs].count("delete") == 1
+    assert httpx.get(second.tenant_endpoint() + "/health", timeout=5).status_code == 200
     assert second.interrupt() == 0
 
 
 def test_run_reports_a_port_in_use(run_command: Callable[[], RunCommand], tmp_path: Path) -> None:
     first = run_command()
-    clash = RunCommand(tmp_path / "second", [first.ingress, first.admin, first.node])
+    clash = RunCommand(
+        tmp_path / "second", [first.ingress, first.admin, first.services, first.node]
+    )
     clash.work_dir.mkdir()
     try:
         assert clash.launch().wait(timeout=DEADLINE_SECONDS) == 1
     finally:
         clash.kill()
-    assert clash.err.startswith("starting restate-server")
     assert "error: " in clash.err
     assert "already in use" in clash.err
     assert first.interrupt() == 0

@@ -133,6 +133,7 @@ async def test_each_operation_logs_one_line_with_its_ids() -> None:
     assert isinstance(start["duration_ms"], float)
     assert status["workflow_id"] == "tenant-provisioning"
     assert status["state"] == "succeeded"
+    assert status["log_level"] == "debug"  # the polling path stays out of info logs
 
 
 async def test_failed_operation_is_logged_and_raised() -> None:

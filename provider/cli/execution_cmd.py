@@ -1,0 +1,149 @@
+"""`landlord-restate execution start|status|stop|list`: executions in any provider."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..manager import Manager
+from ..models import ExecutionInput, ExecutionState, ExecutionStatus
+from .runtime import Output, console, emit, with_manager
+from .state import fail, state_of
+from .watch import watch
+from .workflow_cmd import OutputOption, ProviderOption
+
+__all__ = ["execution_app"]
+
+execution_app = typer.Typer(help="Start, watch, stop and list executions.", no_args_is_help=True)
+WatchOption = Annotated[
+    bool, typer.Option("--watch", "-w", help="Show live progress until it ends.")
+]
+
+
+def _show(status: ExecutionStatus, output: Output) -> None:
+    def table() -> None:
+        grid = Table(box=None, show_header=False)
+        for label, value in (
+            ("execution", status.execution_id),
+            ("workflow", status.workflow_id),
+            ("state", status.state.value),
+            ("sub-state", status.metadata.get("sub_state")),
+            ("started", status.start_time),
+            ("stopped", status.stop_time),
+            ("error", f"[{status.error.code}] {status.error.message}" if status.error else None),
+            ("output", json.dumps(status.output) if status.output is not None else None),
+        ):
+            if value is not None:
+                grid.add_row(label, str(value))
+        console.print(grid)
+
+    emit(status, output=output, table=table)
+
+
+def _exit_code(status: ExecutionStatus) -> None:
+    if status.state.is_terminal and status.state is not ExecutionState.SUCCEEDED:
+        raise typer.Exit(3)
+
+
+@execution_app.command("start")
+def start(
+    ctx: typer.Context,
+    workflow_id: Annotated[str, typer.Argument(help="The workflow to run.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Execution name (idempotency key).")],
+    input: Annotated[str | None, typer.Option("--input", "-i", help="Input as JSON.")] = None,
+    input_file: Annotated[Path | None, typer.Option(help="Input from a JSON file.")] = None,
+    provider: ProviderOption = None,
+    watch_it: WatchOption = False,
+    output: OutputOption = "table",
+) -> None:
+    """Start an execution (the same name and input again find the same execution)."""
+    try:
+        text = input_file.read_text() if input_file else input
+        payload = json.loads(text) if text else None
+    except (OSError, json.JSONDecodeError) as error:
+        raise fail(f"--input: not JSON ({error})") from None
+
+    async def go(manager: Manager) -> ExecutionStatus | None:
+        started = await manager.start_execution(
+            workflow_id, ExecutionInput(execution_name=name, input=payload), provider_type=provider
+        )
+        typer.echo(f"{started.message}: {started.execution_id}", err=True)
+        if not watch_it:
+            return await manager.get_execution_status(started.execution_id, provider_type=provider)
+        return await watch(
+            manager, started.execution_id, provider_type=provider, quiet=output == "json"
+        )
+
+    status = with_manager(state_of(ctx), go)
+    if status is not None:
+        _show(status, output)
+        _exit_code(status)
+
+
+@execution_app.command("status")
+def status(
+    ctx: typer.Context,
+    execution_id: Annotated[str, typer.Argument(help="The execution id start printed.")],
+    provider: ProviderOption = None,
+    watch_it: WatchOption = False,
+    output: OutputOption = "table",
+) -> None:
+    """Show an execution's state, output or error (exit 3 when it ended badly)."""
+
+    async def go(manager: Manager) -> ExecutionStatus:
+        if watch_it:
+            return await watch(
+                manager, execution_id, provider_type=provider, quiet=output == "json"
+            )
+        return await manager.get_execution_status(execution_id, provider_type=provider)
+
+    result = with_manager(state_of(ctx), go)
+    _show(result, output)
+    _exit_code(result)
+
+
+@execution_app.command("stop")
+def stop(
+    ctx: typer.Context,
+    execution_id: Annotated[str, typer.Argument(help="The execution to stop.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the logs).")] = "",
+    provider: ProviderOption = None,
+) -> None:
+    """Stop an execution gracefully (its compensations run); a finished one is left alone."""
+    with_manager(
+        state_of(ctx),
+        lambda manager: manager.stop_execution(execution_id, reason=reason, provider_type=provider),
+    )
+    typer.echo(f"stop requested for {execution_id}")
+
+
+@execution_app.command("list")
+def list_(
+    ctx: typer.Context,
+    workflow_id: Annotated[str, typer.Argument(help="The workflow whose executions to list.")],
+    state: Annotated[ExecutionState | None, typer.Option(help="Only this state.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    provider: ProviderOption = None,
+    output: OutputOption = "table",
+) -> None:
+    """List a workflow's executions, newest first."""
+    found = with_manager(
+        state_of(ctx),
+        lambda manager: manager.list_executions(
+            workflow_id, provider_type=provider, state=state, limit=limit
+        ),
+    )
+
+    def table() -> None:
+        grid = Table("execution", "state", "started", "stopped", box=None)
+        for item in found:
+            grid.add_row(
+                item.execution_id, item.state.value, str(item.start_time), str(item.stop_time or "")
+            )
+        console.print(grid)
+
+    emit(found, output=output, table=table)

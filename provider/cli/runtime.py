@@ -1,0 +1,59 @@
+"""Running provider operations from a command: one manager per command, errors as one line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from .._exceptions import InvalidSpecError, WorkflowError
+from ..factory import build_manager
+from ..manager import Manager
+from .state import CliState
+
+__all__ = ["Output", "emit", "with_manager"]
+
+T = TypeVar("T")
+Output = Literal["table", "json"]
+
+
+def with_manager(state: CliState, operation: Callable[[Manager], Awaitable[T]]) -> T:
+    """Run `operation` against a manager built from the settings; a workflow error ends the
+    command with one line (exit 1) and the manager is always closed."""
+
+    async def run() -> T:
+        manager = build_manager(state.loaded.settings)
+        try:
+            return await operation(manager)
+        finally:
+            await manager.aclose()
+
+    try:
+        return asyncio.run(run())
+    except InvalidSpecError as error:
+        typer.echo(f"error: invalid {error.subject}", err=True)
+        for problem in error.problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(1) from None
+    except WorkflowError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+def emit(value: BaseModel | list[Any], *, output: Output, table: Callable[[], None]) -> None:
+    """Print a result: JSON for scripts, else the command's table."""
+    if output == "json":
+        if isinstance(value, BaseModel):
+            typer.echo(value.model_dump_json(indent=2))
+        else:
+            typer.echo(json.dumps([json.loads(v.model_dump_json()) for v in value], indent=2))
+        return
+    table()
+
+
+console = Console(highlight=False, soft_wrap=True)
