@@ -26,7 +26,6 @@ WatchOption = Annotated[
 
 def _show(status: ExecutionStatus, output: Output) -> None:
     def table() -> None:
-        grid = Table(box=None, show_header=False)
         for label, value in (
             ("execution", status.execution_id),
             ("workflow", status.workflow_id),
@@ -38,8 +37,7 @@ def _show(status: ExecutionStatus, output: Output) -> None:
             ("output", json.dumps(status.output) if status.output is not None else None),
         ):
             if value is not None:
-                grid.add_row(label, str(value))
-        console.print(grid)
+                typer.echo(f"{label + ':':<11}{value}")
 
     emit(status, output=output, table=table)
 

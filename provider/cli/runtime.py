@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
@@ -56,4 +57,5 @@ def emit(value: BaseModel | list[Any], *, output: Output, table: Callable[[], No
     table()
 
 
-console = Console(highlight=False, soft_wrap=True)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+"""Where tables go: the terminal's width, or wide enough not to cut ids when piped."""

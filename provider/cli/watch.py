@@ -1,9 +1,11 @@
-"""Live progress of one execution until it reaches a terminal state."""
+"""Live progress of one execution until it reaches a terminal state (on stderr, so stdout
+keeps only the result)."""
 
 from __future__ import annotations
 
 import asyncio
 
+from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..manager import Manager
@@ -38,6 +40,7 @@ async def watch(
         BarColumn(),
         TextColumn("{task.completed}/{task.total} steps"),
         TimeElapsedColumn(),
+        console=Console(stderr=True),
         disable=quiet,
         transient=False,
     ) as bar:
