@@ -205,6 +205,14 @@ class Manager:
         async with self._operation("list_executions", provider, workflow_id=workflow_id):
             return await provider.list_executions(workflow_id, state=state, limit=limit)
 
+    async def start(self) -> None:
+        """Let providers that do start-up work (e.g. register built-in workflows) do it; they
+        log their own failures rather than stop the caller."""
+        for provider in self._registry.providers():
+            start = getattr(provider, "start", None)
+            if callable(start):
+                await start()
+
     async def aclose(self) -> None:
         """Close every registered provider."""
         for provider in self._registry.providers():
