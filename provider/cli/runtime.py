@@ -17,10 +17,18 @@ from ..factory import build_manager
 from ..manager import Manager
 from .state import CliState
 
-__all__ = ["Output", "emit", "with_manager"]
+__all__ = ["Output", "emit", "report_invalid", "with_manager"]
 
 T = TypeVar("T")
 Output = Literal["table", "json"]
+
+
+def report_invalid(error: InvalidSpecError, *, where: str = "error") -> typer.Exit:
+    """Print what is invalid, one problem a line, and return the exit (1) to raise."""
+    typer.echo(f"{where}: invalid {error.subject}", err=True)
+    for problem in error.problems:
+        typer.echo(f"  - {problem}", err=True)
+    return typer.Exit(1)
 
 
 def with_manager(state: CliState, operation: Callable[[Manager], Awaitable[T]]) -> T:
@@ -37,10 +45,7 @@ def with_manager(state: CliState, operation: Callable[[Manager], Awaitable[T]]) 
     try:
         return asyncio.run(run())
     except InvalidSpecError as error:
-        typer.echo(f"error: invalid {error.subject}", err=True)
-        for problem in error.problems:
-            typer.echo(f"  - {problem}", err=True)
-        raise typer.Exit(1) from None
+        raise report_invalid(error) from None
     except WorkflowError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,9 +9,9 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from .._exceptions import InvalidSpecError, ProviderNotFoundError, WorkflowError
-from ..factory import build_manager
+from .._exceptions import InvalidSpecError
 from ..models import WorkflowSpec
+from .runtime import report_invalid, with_manager
 from .state import fail, state_of
 
 __all__ = ["read_spec_file", "validate"]
@@ -53,19 +52,9 @@ def validate(
 ) -> None:
     """Validate a workflow spec file: structure, then its provider's own rules."""
     document = read_spec_file(file)
-    manager = build_manager(state_of(ctx).loaded.settings)
     try:
-        spec = WorkflowSpec.model_validate(document)
-        spec = asyncio.run(manager.validate(spec))
+        parsed = WorkflowSpec.model_validate(document)
     except InvalidSpecError as error:
-        typer.echo(f"{file}: invalid {error.subject}", err=True)
-        for problem in error.problems:
-            typer.echo(f"  - {problem}", err=True)
-        raise typer.Exit(1) from None
-    except ProviderNotFoundError as error:
-        typer.echo(f"{file}: structure is valid; provider checks not run: {error}", err=True)
-        raise typer.Exit(1) from None
-    except WorkflowError as error:
-        typer.echo(f"{file}: {error}", err=True)
-        raise typer.Exit(1) from None
+        raise report_invalid(error, where=str(file)) from None
+    spec = with_manager(state_of(ctx), lambda manager: manager.validate(parsed))
     typer.echo(f"{file}: valid workflow spec {spec.workflow_id!r} (provider {spec.provider_type})")

@@ -105,22 +105,14 @@ class RestateProvider:
     ) -> None:
         self.settings = settings
         api_key = settings.api_key if settings.auth_type == "api_key" else None
-        self.ingress = IngressApi(
-            RestateHttp(
-                settings.endpoint,
-                api_key=api_key,
-                retry_attempts=settings.retry_attempts,
-                transport=ingress_transport,
+
+        def client(url: str, transport: httpx.AsyncBaseTransport | None) -> RestateHttp:
+            return RestateHttp(
+                url, api_key=api_key, retry_attempts=settings.retry_attempts, transport=transport
             )
-        )
-        self.admin = AdminApi(
-            RestateHttp(
-                settings.admin_endpoint,
-                api_key=api_key,
-                retry_attempts=settings.retry_attempts,
-                transport=admin_transport,
-            )
-        )
+
+        self.ingress = IngressApi(client(settings.endpoint, ingress_transport))
+        self.admin = AdminApi(client(settings.admin_endpoint, admin_transport))
         self._workflow_of_service: dict[str, str] = {}
         self._log = get_logger("landlord.workflow.restate")
 
