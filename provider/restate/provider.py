@@ -114,6 +114,7 @@ class RestateProvider:
         self.ingress = IngressApi(client(settings.endpoint, ingress_transport))
         self.admin = AdminApi(client(settings.admin_endpoint, admin_transport))
         self._workflow_of_service: dict[str, str] = {}
+        self._reports_progress: dict[str, bool] = {}
         self._log = get_logger("landlord.workflow.restate")
 
     # -- definitions -----------------------------------------------------------------------
@@ -225,6 +226,7 @@ class RestateProvider:
         stored.raise_for_status()
         record = stored.json()
         self._workflow_of_service[service] = spec.workflow_id
+        self._reports_progress.pop(service, None)
         return CreateWorkflowResult(
             workflow_id=spec.workflow_id,
             provider_type=self.name,
@@ -364,8 +366,11 @@ class RestateProvider:
         """The workflow's own progress (phase, step, steps done / total) and events, when it
         has a `status` handler."""
         service = str(row.get("target_service_name"))
-        found = await self.admin.service(service)
-        if found is None or "status" not in {h["name"] for h in found.get("handlers", [])}:
+        if service not in self._reports_progress:
+            found = await self.admin.service(service)
+            handlers = {h["name"] for h in (found or {}).get("handlers", [])}
+            self._reports_progress[service] = "status" in handlers
+        if not self._reports_progress[service]:
             return {}, []
         response = await self.ingress.call(service, row.get("target_service_key"), "status")
         if not response.is_success or not response.content:
