@@ -66,9 +66,10 @@ class AdminApi:
         return rows
 
     async def cancel(self, invocation_id: str) -> Literal["accepted", "completed"]:
-        """Graceful cancel: the handler sees it and compensates. Unknown → not found."""
+        """Graceful cancel: the handler sees it and compensates. Unknown (or an id Restate
+        cannot decode, 400) → not found."""
         response = await self.http.request("PATCH", f"/invocations/{invocation_id}/cancel")
-        if response.status_code == 404:
+        if response.status_code in (400, 404):
             raise ExecutionNotFoundError(invocation_id)
         if response.status_code == 409:
             return "completed"

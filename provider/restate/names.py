@@ -8,7 +8,10 @@ from .._exceptions import ExecutionNotFoundError, InvalidSpecError
 
 __all__ = ["INVOCATION_ID", "SERVICE_NAME", "check_invocation_id", "service_name_for"]
 
-INVOCATION_ID = re.compile(r"^inv_[0-9A-Za-z]{20,64}$")
+INVOCATION_ID = re.compile(r"^inv_1([0-9A-Za-z]{11})([0-9A-Za-z]{22})$")
+"""Restate's invocation id (codec version 1): a partition key (u64) and a uuid (u128), each in
+fixed-width base62."""
+_BASE62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"  # Restate's digit order
 SERVICE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 HANDLER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -23,8 +26,17 @@ def service_name_for(workflow_id: str, *, override: str = "") -> str:
     return name
 
 
+def _base62(digits: str) -> int:
+    value = 0
+    for digit in digits:
+        value = value * 62 + _BASE62.index(digit)
+    return value
+
+
 def check_invocation_id(execution_id: str) -> str:
-    """An execution id is a Restate invocation id; anything else cannot name an execution."""
-    if not INVOCATION_ID.fullmatch(execution_id):
+    """An execution id is a Restate invocation id that Restate can decode (else its SQL answers
+    500 and its admin API 400); anything else cannot name an execution."""
+    match = INVOCATION_ID.fullmatch(execution_id)
+    if match is None or _base62(match[1]) >= 2**64 or _base62(match[2]) >= 2**128:
         raise ExecutionNotFoundError(execution_id)
     return execution_id

@@ -91,6 +91,15 @@ def _differs(discovered: Mapping[str, Any], current: Mapping[str, Any] | None) -
     )
 
 
+def _payload(raw: bytes) -> JsonValue:
+    """An invocation's input: JSON, or text when a caller of the ingress sent something else."""
+    try:
+        value: JsonValue = json.loads(raw)
+    except ValueError:  # not JSON, or not UTF-8
+        return raw.decode("utf-8", errors="replace")
+    return value
+
+
 class RestateProvider:
     """The `restate` provider. Constructing it never touches the network."""
 
@@ -301,7 +310,7 @@ class RestateProvider:
         for row in rows:
             if row.get("input_json"):
                 raw = json.loads(row["input_json"])["Command"]["Input"]["payload"]
-                payload = json.loads(bytes(raw)) if raw else None
+                payload = _payload(bytes(raw)) if raw else None
             if str(row.get("entry_type", "")).startswith("Command"):
                 events.append(
                     ExecutionEvent(
@@ -394,6 +403,8 @@ class RestateProvider:
         row = await self._row(check_invocation_id(execution_id))
         if row is None:
             raise ExecutionNotFoundError(execution_id)
+        if str(row.get("target_service_name")) not in self._workflow_of_service:
+            await self._owners()  # another process may have created the workflow
         status = self._summary(row)
         payload, journal = await self._journal(execution_id)
         output: JsonValue = None

@@ -3,6 +3,7 @@ Ctrl-C takes it all down, and a second run resumes with the same Restate data.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from provider.restate.ports import free_ports
@@ -79,9 +81,15 @@ class RunCommand:
         return self.process.wait(timeout=60)
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """SIGKILL the command and the server and services it started (own sessions)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        for process in [*children, psutil.Process(self.process.pid)]:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        self.process.wait()
+        psutil.wait_procs(children, timeout=10)
 
 
 @pytest.fixture
@@ -119,7 +127,7 @@ def test_run_brings_up_a_demo_tenant_and_resumes_with_the_same_data(
     first = run_command()
     admin = f"http://127.0.0.1:{first.admin}"
     assert f"Admin UI: {admin}/ui/" in first.out
-    assert "2/2 steps" in first.out
+    assert "2/2 steps" in first.err
     endpoint = first.tenant_endpoint()
     assert httpx.get(endpoint + "/", timeout=5).json()["tenant"] == "demo"
     assert first.interrupt() == 0
