@@ -7,6 +7,7 @@ from .manager import Manager
 from .mock import MockProvider
 from .registry import Registry
 from .restate import RestateProvider
+from .stepfunctions import StepFunctionsProvider
 
 __all__ = ["build_manager"]
 
@@ -17,4 +18,5 @@ def build_manager(settings: Settings) -> Manager:
     registry = Registry()
     registry.register(MockProvider())
     registry.register(RestateProvider(settings.workflow.restate))
+    registry.register(StepFunctionsProvider(settings.workflow.step_functions))
     return Manager(registry, default_provider=settings.workflow.default_provider)

@@ -18,23 +18,28 @@ __all__ = [
     "AUTH_TYPES",
     "EXECUTION_MECHANISMS",
     "PROVIDER_TYPES",
+    "STATE_MACHINE_TYPES",
     "LogSettings",
     "RestateSettings",
     "Settings",
+    "StepFunctionsSettings",
     "WorkflowSettings",
 ]
 
 ExecutionMechanism = Literal["local", "self-hosted", "kubernetes", "fargate", "lambda", "cloud"]
 AuthType = Literal["none", "api_key", "iam"]
 ProviderType = Literal["mock", "restate", "step-functions"]
+StateMachineType = Literal["STANDARD", "EXPRESS"]
 EXECUTION_MECHANISMS: tuple[str, ...] = get_args(ExecutionMechanism)
 AUTH_TYPES: tuple[str, ...] = get_args(AuthType)
 PROVIDER_TYPES: tuple[str, ...] = get_args(ProviderType)
+STATE_MACHINE_TYPES: tuple[str, ...] = get_args(StateMachineType)
 
 _LAMBDA_ARN = re.compile(
     r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$"
 )
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _SERVICE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 _IAM_MECHANISMS = ("lambda", "fargate")
 
@@ -49,12 +54,14 @@ def _http_url(value: str) -> str:
 
 
 def _rule_errors(model: str, problems: list[tuple[str, str, Any]]) -> ValidationError:
-    """A pydantic error whose entries sit on the keys the cross-field rules are about."""
+    """A pydantic error whose entries sit on the (dotted) keys the cross-field rules are about."""
     return ValidationError.from_exception_data(
         model,
         [
             InitErrorDetails(
-                type=PydanticCustomError("config_rule", message), loc=(key,), input=value
+                type=PydanticCustomError("config_rule", message),
+                loc=tuple(key.split(".")),
+                input=value,
             )
             for key, message, value in problems
         ],
@@ -167,11 +174,58 @@ class RestateSettings(_Section):
         return self
 
 
+class StepFunctionsSettings(_Section):
+    """`workflow.step_functions`: the AWS region, the role state machines run as, their type."""
+
+    region: str = "us-east-1"
+    role_arn: str = ""
+    state_machine_type: StateMachineType = "STANDARD"
+    endpoint_url: str = ""
+    assume_role_arn: str = ""
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _AWS_REGION.fullmatch(value):
+            raise ValueError("must be an AWS region such as us-east-1")
+        return value
+
+    @field_validator("role_arn", "assume_role_arn")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if value and not _ROLE_ARN.fullmatch(value):
+            raise ValueError("must be an IAM role ARN such as arn:aws:iam::123456789012:role/sfn")
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return _http_url(value)
+
+
 class WorkflowSettings(_Section):
     """`workflow`: which provider runs workflows, and each provider's settings."""
 
     default_provider: ProviderType = "restate"
     restate: RestateSettings = Field(default_factory=RestateSettings)
+    step_functions: StepFunctionsSettings = Field(default_factory=StepFunctionsSettings)
+
+    @_model_validator(mode="after")
+    def _default_is_usable(self) -> Self:
+        """The default provider must have what it needs to run anything."""
+        if self.default_provider == "step-functions" and not self.step_functions.role_arn:
+            raise _rule_errors(
+                "WorkflowSettings",
+                [
+                    (
+                        "step_functions.role_arn",
+                        "is required when default_provider is step-functions "
+                        "(the IAM role the state machines run as)",
+                        "",
+                    )
+                ],
+            )
+        return self
 
 
 class LogSettings(_Section):

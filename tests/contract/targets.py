@@ -10,12 +10,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
+from moto.core.config import DefaultConfig
 
 from provider import Provider, WorkflowSpec
 from provider.config import RestateSettings
+from provider.config.settings import StepFunctionsSettings
 from provider.mock import MockBehavior, MockProvider
 from provider.restate import LocalRestateServer, RestateProvider
+from provider.stepfunctions import StepFunctionsProvider
 from tests.integration.apps.contract import POOL
 
 
@@ -92,7 +97,84 @@ def _restate_spec(workflow_id: str, *, long_running: bool = False, **extra: Any)
     )
 
 
+SFN_REGION = "us-east-1"
+SFN_ROLE_ARN = "arn:aws:iam::123456789012:role/landlord-contract"
+MOTO_EXECUTES: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
+"""moto runs the ASL (Pass, Wait, Choice, Fail, timeouts, StopExecution) instead of answering
+with canned histories: executions reach SUCCEEDED with their output, or stay RUNNING in a Wait
+state until stopped (ABORTED)."""
+
+
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and no shared AWS config, so nothing can reach a real account."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", SFN_REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+
+
+_sessions: list[boto3.session.Session] = []
+
+
+def moto_sfn_client() -> Any:
+    """A Step Functions client from one shared session: a new session costs each test ~0.2 s
+    of loading botocore's models, a client from a warm one almost nothing."""
+    if not _sessions:
+        _sessions.append(boto3.session.Session(region_name=SFN_REGION))
+    return _sessions[0].client("stepfunctions")
+
+
+def stop_running_executions() -> None:
+    """Stop what a test left running, so that no Wait state outlives the mock."""
+    client = moto_sfn_client()
+    for machine in client.list_state_machines()["stateMachines"]:
+        running = client.list_executions(
+            stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+        )
+        for execution in running["executions"]:
+            client.stop_execution(executionArn=execution["executionArn"])
+
+
+@asynccontextmanager
+async def _step_functions(request: pytest.FixtureRequest) -> AsyncIterator[Provider]:
+    fake_aws_credentials(request.getfixturevalue("monkeypatch"))
+    with mock_aws(config=MOTO_EXECUTES):
+        provider = StepFunctionsProvider(
+            StepFunctionsSettings(region=SFN_REGION, role_arn=SFN_ROLE_ARN),
+            client_factory=moto_sfn_client,
+        )
+        try:
+            yield provider
+        finally:
+            await provider.aclose()
+            stop_running_executions()
+
+
+def _sfn_spec(workflow_id: str, *, long_running: bool = False, **extra: Any) -> WorkflowSpec:
+    """Plan → Provision as ASL; long-running specs wait an hour in Provision."""
+    provision: dict[str, Any] = (
+        {"Type": "Wait", "Seconds": 3600, "End": True}
+        if long_running
+        else {"Type": "Pass", "End": True}
+    )
+    return WorkflowSpec(
+        workflow_id=workflow_id,
+        provider_type="step-functions",
+        definition={
+            "Comment": f"contract {workflow_id}",
+            "StartAt": "Plan",
+            "States": {"Plan": {"Type": "Pass", "Next": "Provision"}, "Provision": provision},
+        },
+        timeout=timedelta(minutes=5),
+        **extra,
+    )
+
+
 TARGETS = [
     ContractTarget(name="mock", open=_mock, spec=_mock_spec),
     ContractTarget(name="restate", open=_restate, spec=_restate_spec),
+    ContractTarget(name="step-functions", open=_step_functions, spec=_sfn_spec),
 ]

@@ -148,7 +148,7 @@ def test_unreachable_server_is_one_line(
     cli: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     result = subprocess.run(
-        [SCRIPT, "execution", "status", "inv_1abcdefghijklmnopqrstuv",
+        [SCRIPT, "execution", "status", "inv_18Ud0FJ0DPk83E2DMvOumBopeafiZquBb8",
          "--workflow.restate.admin_endpoint=http://127.0.0.1:9",
          "--workflow.restate.retry_attempts=0", "--log.level=error"],
         capture_output=True, text=True, timeout=60,

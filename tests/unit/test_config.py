@@ -18,6 +18,7 @@ from provider.config import (
 )
 
 SECRET = "key_s3cr3tv4lu3abcdef"
+SFN_ROLE = {"LANDLORD_WORKFLOW_STEP_FUNCTIONS_ROLE_ARN": "arn:aws:iam::123456789012:role/sfn"}
 
 
 def write(tmp_path: Path, text: str, name: str = "landlord.yaml") -> Path:
@@ -110,7 +111,7 @@ def test_sources_merge_key_by_key(tmp_path: Path) -> None:
     ],
 )
 def test_documented_env_names_work_exactly(variable: str, value: str, attribute: str) -> None:
-    workflow = load_settings(environ={variable: value}).settings.workflow
+    workflow = load_settings(environ={variable: value, **SFN_ROLE}).settings.workflow
     target: object = workflow
     for part in attribute.split("."):
         target = getattr(target, part)
@@ -125,7 +126,12 @@ def test_every_setting_has_an_env_name() -> None:
 
 def test_landlord_config_names_the_file_and_config_flag_wins(tmp_path: Path) -> None:
     from_env = write(tmp_path, "workflow:\n  default_provider: mock\n", "env.yaml")
-    from_flag = write(tmp_path, "workflow:\n  default_provider: step-functions\n", "flag.yaml")
+    from_flag = write(
+        tmp_path,
+        "workflow:\n  default_provider: step-functions\n"
+        "  step_functions:\n    role_arn: arn:aws:iam::123456789012:role/sfn\n",
+        "flag.yaml",
+    )
     environ = {"LANDLORD_CONFIG": str(from_env)}
     assert load_settings(environ=environ).settings.workflow.default_provider == "mock"
     chosen = load_settings(environ=environ, config_file=from_flag)
