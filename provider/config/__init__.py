@@ -11,6 +11,7 @@ from .settings import (
     LogSettings,
     RestateSettings,
     Settings,
+    StepFunctionsSettings,
     WorkflowSettings,
 )
 from .sources import CONFIG_FILE_ENV
@@ -26,6 +27,7 @@ __all__ = [
     "Origin",
     "RestateSettings",
     "Settings",
+    "StepFunctionsSettings",
     "WorkflowSettings",
     "env_name",
     "load_settings",
