@@ -111,11 +111,16 @@ async def sfn(aws: None) -> AsyncIterator[StepFunctionsProvider]:
         await provider.aclose()
 
 
-async def until_terminal(provider: Provider, execution_id: str) -> ExecutionStatus:
+async def until_terminal(
+    provider: Provider, execution_id: str, *, last_event: str | None = None
+) -> ExecutionStatus:
+    """Poll until terminal (and, if given, until the history ends with `last_event`: moto,
+    like Step Functions, may show the new status before the matching history event)."""
     deadline = time.monotonic() + 10
     while True:
         status = await provider.get_execution_status(execution_id)
-        if status.state.is_terminal:
+        done = last_event is None or (status.history and status.history[-1].type == last_event)
+        if status.state.is_terminal and done:
             return status
         assert time.monotonic() < deadline, f"{execution_id} still {status.state}"
         await asyncio.sleep(0.02)
@@ -548,7 +553,7 @@ async def test_stop_cancels_and_a_second_stop_changes_nothing(sfn: StepFunctions
     await sfn.create_workflow(spec(WAIT))
     started = await sfn.start_execution("tenant-provisioning", run())
     await sfn.stop_execution(started.execution_id, "operator asked")
-    stopped = await until_terminal(sfn, started.execution_id)
+    stopped = await until_terminal(sfn, started.execution_id, last_event="ExecutionAborted")
     await sfn.stop_execution(started.execution_id, "again")
     after = await sfn.get_execution_status(started.execution_id)
     assert stopped.state is after.state is ExecutionState.CANCELLED
