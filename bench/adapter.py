@@ -1,6 +1,6 @@
 """Benchmark: what `RestateProvider` adds to Restate's HTTP calls, and whether status stays flat.
 
-Why: status is the hot path of a control plane (it polls; DESIGN.md §5), so the adapter must
+Why: status is the hot path of a control plane (it polls), so the adapter must
 cost little more than the HTTP calls it makes, and a status call must not slow down as
 completed executions pile up in the server. This script starts its own restate-server
 (temporary data, 1 partition, free ports) and one deployment, `bench/adapter_app.py` (a
@@ -78,7 +78,7 @@ SERVICE = "Echo"
 DEFINITIONS_SERVICE = "WorkflowDefinitions"
 OVERHEAD_TARGET = 1.15
 FLATNESS_TARGET = 1.5
-STATUS_P99_GOAL_MS = 10.0  # DESIGN.md §5: status p99 <= 10 ms at 10k executions
+STATUS_P99_GOAL_MS = 10.0  # the design goal: status p99 <= 10 ms at 10k executions
 ROW_VISIBLE_WITHIN = 5.0  # the provider's `_ROW_VISIBLE_WITHIN`
 STALL_SECONDS = 0.02  # an outlier this much above the median counts as a stall
 ROW_RETRY_SECONDS = 0.02  # the provider's pause between row look-ups while it is not visible
@@ -119,7 +119,7 @@ def ms(seconds: float) -> float:
 
 def stalls(values: Sequence[float]) -> int:
     """How many values exceed the median by more than `STALL_SECONDS` (the ~40 ms delayed-ACK
-    stall restate-facts.md describes shows up as such outliers)."""
+    stall on kept-open /query connections shows up as such outliers)."""
     limit = percentile(values, 0.5) + STALL_SECONDS
     return sum(1 for value in values if value > limit)
 
@@ -895,7 +895,7 @@ def print_results(results: dict[str, Any], out: TextIO) -> None:
         file=out,
     )
     print(
-        f"DESIGN.md §5 goal, status p99 <= {flatness['p99_goal_ms']:.0f} ms at "
+        f"design goal, status p99 <= {flatness['p99_goal_ms']:.0f} ms at "
         f"{settings['big']}: {'met' if flatness['p99_goal_met'] else 'not met'} "
         f"({flatness['big']['provider']['p99_ms']:.2f} ms)",
         file=out,
