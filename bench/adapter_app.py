@@ -12,15 +12,12 @@ the workflow spec (`create_workflow`) and read it back (`start_execution`).
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from typing import Any
 
-import hypercorn.asyncio
 import restate
-from restate.server import install_shutdown_hook
 
-from services.serving import hypercorn_config
+from services.serving import hypercorn_config, serve_until_signalled
 from services.workflows.definitions import workflow_definitions
 
 __all__ = ["app", "echo"]
@@ -37,16 +34,7 @@ async def run(ctx: restate.WorkflowContext, payload: dict[str, Any]) -> dict[str
 app = restate.app(services=[echo, workflow_definitions])
 
 
-async def _serve(bind: str) -> None:
-    """Serve `app` until SIGTERM or SIGINT, with the production hypercorn settings."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    # The SDK's app claims SIGTERM on its first request: join its hooks rather than be replaced.
-    install_shutdown_hook(loop, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    config = hypercorn_config(bind=bind, app="bench.adapter_app:app")
-    await hypercorn.asyncio.serve(app, config, shutdown_trigger=stop.wait)
-
-
 if __name__ == "__main__":
-    asyncio.run(_serve(sys.argv[1]))
+    asyncio.run(
+        serve_until_signalled(app, hypercorn_config(bind=sys.argv[1], app="bench.adapter_app:app"))
+    )

@@ -17,16 +17,13 @@ code (validation, models, status documents, logging), not Restate's:
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from datetime import timedelta
 from typing import Any
 
-import hypercorn.asyncio
 import restate
-from restate.server import install_shutdown_hook
 
-from services.serving import hypercorn_config
+from services.serving import hypercorn_config, serve_until_signalled
 
 __all__ = ["app", "bare_lock", "bare_provisioning"]
 
@@ -95,17 +92,7 @@ async def run(ctx: restate.WorkflowContext, request: dict[str, Any]) -> dict[str
 app = restate.app(services=[bare_provisioning, bare_lock])
 
 
-async def _serve(bind: str) -> None:
-    """Serve `app` like `landlord-restate serve` does: hypercorn in this process with the
-    production settings, until SIGTERM or SIGINT."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    # The SDK's app claims SIGTERM on its first request: join its hooks rather than be replaced.
-    install_shutdown_hook(loop, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    config = hypercorn_config(bind=bind, app="bench.bare_app:app")
-    await hypercorn.asyncio.serve(app, config, shutdown_trigger=stop.wait)
-
-
 if __name__ == "__main__":
-    asyncio.run(_serve(sys.argv[1]))
+    asyncio.run(
+        serve_until_signalled(app, hypercorn_config(bind=sys.argv[1], app="bench.bare_app:app"))
+    )

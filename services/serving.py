@@ -31,6 +31,7 @@ __all__ = [
     "hypercorn_config",
     "register_deployment",
     "serve",
+    "serve_until_signalled",
 ]
 
 APP_REF = "services.app:app"
@@ -145,29 +146,27 @@ def serve(
     config = hypercorn_config(bind=bind, workers=workers)
     if workers > 1:
         return run(config)
-    asyncio.run(_serve_until_signalled(config))
+    from services.app import app
+
+    asyncio.run(serve_until_signalled(app, config))
     _log.info("stopped", bind=bind)
     return 0
 
 
-async def _serve_until_signalled(config: Config) -> None:
-    """Serve in this process until SIGTERM/SIGINT, then stop within the graceful timeout.
+async def serve_until_signalled(app: Any, config: Config) -> None:
+    """Serve `app` in this process until SIGTERM/SIGINT, then stop within the graceful timeout.
 
     hypercorn's own shutdown waits for every connection to close, and Restate keeps its
     HTTP/2 connection open indefinitely; invocations cut off here are retried by Restate.
     """
     from restate.server import install_shutdown_hook
 
-    from services.app import app
-
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     # The SDK's app claims SIGTERM for its own shutdown hooks; join them rather than replace.
     install_shutdown_hook(loop, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    server = asyncio.create_task(
-        hypercorn.asyncio.serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-    )
+    server = asyncio.create_task(hypercorn.asyncio.serve(app, config, shutdown_trigger=stop.wait))
     waiting = asyncio.create_task(stop.wait())
     await asyncio.wait({server, waiting}, return_when=asyncio.FIRST_COMPLETED)
     if server.done():
