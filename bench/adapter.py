@@ -68,7 +68,7 @@ except ModuleNotFoundError:  # run as `python bench/adapter.py`: bench/ itself i
     provision = importlib.import_module("provision")
 
 # Reused from the provision benchmark: the deployment process, CPU times, percentiles, logging.
-Deployment = provision.Deployment
+deployment = provision.deployment
 cpu_seconds = provision.cpu_seconds
 percentile = provision.percentile
 progress = provision.progress
@@ -951,7 +951,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         contextlib.ExitStack() as stack,
     ):
         work = Path(tmp)
-        app = Deployment(
+        app = deployment(
             "adapter app", [sys.executable, "-m", "bench.adapter_app"], work / "app.log"
         )
         try:
@@ -972,7 +972,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pids = {
             "client": os.getpid(),
             "restate": server.pid,
-            "app": app.process.pid if app.process else None,
+            "app": app.pid,
         }
         try:
             results = asyncio.run(run_all(server, app.url, args, pids))

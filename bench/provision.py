@@ -26,26 +26,24 @@ import math
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 import psutil
 
+from provider.http_process import HttpProcess
 from provider.restate import LocalRestateServer, ensure_restate_server
 from provider.restate.ports import free_port
 from services.serving import register_deployment
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # cwd of the deployments: `bench.bare_app`
 TARGET_RATIO = 0.8
-START_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 10.0
 CALL_TIMEOUT_SECONDS = 120.0
 WORKFLOWS = {"bare": "BareProvisioning", "real": "TenantProvisioning"}
 JOURNAL_QUERY = (
@@ -62,62 +60,17 @@ def progress(message: str) -> None:
 # -- processes -------------------------------------------------------------------------------
 
 
-@dataclass
-class Deployment:
-    """One hypercorn process serving a Restate deployment on a loopback port."""
-
-    name: str
-    command: list[str]
-    log_path: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """The URI Restate calls."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """Spawn the process (own process group) and poll `/health` until it answers 200."""
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*self.command, f"127.0.0.1:{self.port}"],
-                cwd=REPO_ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        with httpx.Client(timeout=2.0, trust_env=False) as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited at start:\n{self.log_tail()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{self.url}/health").status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.name} not healthy in time:\n{self.log_tail()}")
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        """SIGTERM the process group, SIGKILL after a grace period. Idempotent."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The last lines of the process's output."""
-        text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
+def deployment(name: str, command: list[str], log_path: Path) -> HttpProcess:
+    """One hypercorn process serving a Restate deployment on a free loopback port (`command`
+    gets `127.0.0.1:PORT` appended)."""
+    address = f"127.0.0.1:{free_port()}"
+    return HttpProcess(
+        name=name,
+        command=[*command, address],
+        url=f"http://{address}",
+        log_path=log_path,
+        cwd=REPO_ROOT,
+    )
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -396,10 +349,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         work = Path(tmp)
         deployments = {
-            "bare": Deployment(
+            "bare": deployment(
                 "bare app", [sys.executable, "-m", "bench.bare_app"], work / "bare.log"
             ),
-            "real": Deployment(
+            "real": deployment(
                 "services app",
                 [str(bin_dir / "landlord-restate"), "serve", "--bind"],
                 work / "real.log",
@@ -411,25 +364,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             # Stopped in reverse: the server first, so that hypercorn has no open Restate
             # connection to drain and exits at once.
-            for deployment in deployments.values():
-                stack.callback(deployment.stop)
+            for app in deployments.values():
+                stack.callback(app.stop)
             stack.callback(server.stop)
             progress("starting restate-server")
             server.start()
-            for deployment in deployments.values():
-                progress(f"starting {deployment.name}")
-                deployment.start()
-                register_deployment(server.admin_url, deployment.url)
+            for app in deployments.values():
+                progress(f"starting {app.name}")
+                app.start()
+                register_deployment(server.admin_url, app.url)
         except Exception as error:  # noqa: BLE001 - any setup failure ends the run the same way
             progress(f"setup failed: {error}")
             return 2
         pids = {
             workload: {
-                "app": deployment.process.pid if deployment.process else None,
+                "app": app.pid,
                 "restate": server.pid,
                 "client": os.getpid(),
             }
-            for workload, deployment in deployments.items()
+            for workload, app in deployments.items()
         }
         phases = asyncio.run(measure(server.ingress_url, args, pids))
         results = report(phases, journal_sizes(server.admin_url), args)

@@ -5,19 +5,15 @@ ASGI app) gets the process's log tail in its failure report.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 import provider.restate
+from provider.http_process import HttpProcess, HttpProcessError
 from provider.restate import LocalRestateServer, ensure_restate_server
 from provider.restate.ports import free_port
 from services.serving import PRODUCTION_SETTINGS
@@ -70,94 +66,50 @@ def restate_server(
 
 
 class AsgiProcess:
-    """A ``python -m hypercorn <app_ref>`` subprocess serving one ASGI app on a loopback port."""
+    """``python -m hypercorn <app_ref>`` serving one ASGI app on a free loopback port."""
 
     def __init__(self, *, app_ref: str, work_dir: Path, env: dict[str, str] | None = None) -> None:
         self.app_ref = app_ref
-        self.env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = work_dir / "hypercorn.log"
-        self._config_path = work_dir / "hypercorn.toml"
-        self._process: subprocess.Popen[bytes] | None = None
+        config_path = work_dir / "hypercorn.toml"
+        config_path.write_text(HYPERCORN_CONFIG, encoding="utf-8")
+        self.process = HttpProcess(
+            name=f"hypercorn {app_ref}",
+            command=[
+                sys.executable,
+                "-m",
+                "hypercorn",
+                app_ref,
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--config",
+                str(config_path),
+            ],
+            url=self.url,
+            log_path=work_dir / "hypercorn.log",
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            cwd=REPO_ROOT,
+        )
 
     def start(self, *, timeout: float = ASGI_START_TIMEOUT_SECONDS) -> None:
-        """Spawn hypercorn and wait until ``GET /health`` answers 200."""
-        self._config_path.write_text(HYPERCORN_CONFIG, encoding="utf-8")
-        command = [
-            sys.executable,
-            "-m",
-            "hypercorn",
-            self.app_ref,
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--config",
-            str(self._config_path),
-        ]
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                cwd=REPO_ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        problem = "not probed yet"
-        with httpx.Client(timeout=2.0, trust_env=False) as client:
-            while True:
-                code = self._process.poll()
-                if code is not None:
-                    pytest.fail(
-                        f"hypercorn {self.app_ref} exited with code {code}:\n{self.log_tail()}"
-                    )
-                try:
-                    response = client.get(f"{self.url}/health")
-                except httpx.HTTPError as exc:
-                    problem = f"{type(exc).__name__}: {exc}"
-                else:
-                    if response.status_code == 200:
-                        return
-                    problem = f"/health answered {response.status_code}"
-                if time.monotonic() >= deadline:
-                    self.stop()
-                    pytest.fail(
-                        f"hypercorn {self.app_ref} not ready after {timeout:.0f}s ({problem}):\n"
-                        f"{self.log_tail()}"
-                    )
-                time.sleep(0.05)
+        """Serve the app (again, after a kill) and wait until ``GET /health`` answers 200."""
+        try:
+            self.process.start(timeout=timeout)
+        except HttpProcessError as error:
+            pytest.fail(str(error))
 
     def kill(self) -> None:
         """SIGKILL the process group at once (a crash)."""
-        process = self._process
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        self.process.kill()
 
-    def stop(self, *, timeout: float = ASGI_STOP_TIMEOUT_SECONDS) -> None:
-        """SIGTERM the process group, then SIGKILL after ``timeout`` seconds. Idempotent."""
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL (hypercorn waits on Restate's open connection otherwise)."""
+        self.process.stop(grace=ASGI_STOP_TIMEOUT_SECONDS)
 
     def log_tail(self, lines: int = ASGI_LOG_TAIL_LINES) -> str:
         """Last ``lines`` lines of hypercorn's output."""
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return "(no output)"
-        return "\n".join(text.splitlines()[-lines:]) or "(no output)"
+        return self.process.log_tail(lines)
 
 
 _ASGI_PROCESSES = pytest.StashKey[list[AsgiProcess]]()

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +23,7 @@ import typer
 
 from .._exceptions import WorkflowError
 from ..config import RestateSettings
+from ..http_process import HttpProcess, HttpProcessError
 from ..manager import Manager
 from ..models import ExecutionInput, ExecutionState
 from ..registry import Registry
@@ -32,7 +35,6 @@ from ..restate import (
     RestateServerStartError,
     ensure_restate_server,
 )
-from .stack import ServicesProcess, StackError
 from .state import fail, state_of
 from .watch import watch
 
@@ -79,7 +81,7 @@ async def _run_demo(manager: Manager, operation: str, stamp: str) -> dict[str, A
 
 
 async def _serve_until_stopped(
-    settings: RestateSettings, server: LocalRestateServer, services: ServicesProcess
+    settings: RestateSettings, server: LocalRestateServer, services: HttpProcess
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -107,7 +109,7 @@ async def _serve_until_stopped(
             typer.echo("Press Ctrl-C to stop.")
         while not stop.is_set():
             if not server.running or not services.running:
-                raise StackError("restate-server or the services exited; see their logs")
+                raise HttpProcessError("restate-server or the services exited; see their logs")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.5)
         if not demo.done():
@@ -142,11 +144,17 @@ def run(
         admin_port=admin_port,
         node_port=node_port,
     )
-    services = ServicesProcess(
-        bind=f"{host}:{services_port}",
+    services = HttpProcess(
+        name="the services",
+        command=[
+            str(Path(sys.executable).with_name("landlord-restate")),
+            "serve",
+            "--bind",
+            f"{host}:{services_port}",
+        ],
         url=settings.deployment_uri,
-        state_dir=data_dir / "tenants",
         log_path=data_dir / "services.log",
+        env={**os.environ, "LANDLORD_SERVICES_STATE_DIR": str(data_dir / "tenants")},
     )
     typer.echo(f"starting restate-server (data in {data_dir}) ...", err=True)
     try:
@@ -154,7 +162,7 @@ def run(
         data_dir.mkdir(parents=True, exist_ok=True)
         services.start()
         asyncio.run(_serve_until_stopped(settings, server, services))
-    except (RestateServerStartError, StackError, WorkflowError) as error:
+    except (RestateServerStartError, HttpProcessError, WorkflowError) as error:
         raise fail(str(error), code=1) from None
     finally:
         typer.echo("stopping ...", err=True)
