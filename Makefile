@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SOURCES := $(wildcard services provider tests bench)
+SOURCES := $(wildcard services provider tests bench deploy)
 
 .PHONY: run test setup lint typecheck pytest restate-server clean
 

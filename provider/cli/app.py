@@ -12,6 +12,7 @@ import typer
 from ..config import CONFIG_FILE_ENV, ConfigError, split_config_flags
 from .config_cmd import config_app
 from .execution_cmd import execution_app
+from .register_cmd import register
 from .run_cmd import run
 from .serve_cmd import serve
 from .state import CliState
@@ -38,6 +39,7 @@ app.add_typer(execution_app, name="execution")
 app.command()(validate)
 app.command()(run)
 app.command()(serve)
+app.command()(register)
 
 
 @app.callback()

@@ -1,0 +1,93 @@
+"""`landlord-restate register`: the one-shot step of every deployment recipe — register the
+services with Restate and store the tenant workflow's definition, waiting for both to be up."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Annotated
+
+import stamina
+import typer
+from rich.table import Table
+
+from .._exceptions import InvalidSpecError, ProviderUnavailableError, WorkflowError
+from ..durations import format_duration, parse_duration
+from ..models import CreateWorkflowResult
+from ..restate import RestateProvider
+from .runtime import Output, console, emit, report_invalid
+from .state import fail, state_of
+
+__all__ = ["register"]
+
+_FIRST_WAIT_SECONDS = 0.5
+_LONGEST_WAIT_SECONDS = 5.0
+
+
+async def register_builtin(provider: RestateProvider, *, wait: timedelta) -> CreateWorkflowResult:
+    """Create the built-in workflow, retrying while Restate or the services cannot be reached
+    (a recipe starts all three at once) until `wait` has passed; each retry says why."""
+    retrying = stamina.retry_context(
+        on=ProviderUnavailableError,
+        attempts=None if wait > timedelta(0) else 1,
+        timeout=wait,
+        wait_initial=_FIRST_WAIT_SECONDS,
+        wait_max=_LONGEST_WAIT_SECONDS,
+        wait_jitter=0.0,
+    )
+    async for attempt in retrying:
+        with attempt:
+            try:
+                return await provider.create_workflow(provider.builtin_spec())
+            except ProviderUnavailableError as error:
+                if wait > timedelta(0):
+                    typer.echo(f"waiting (attempt {attempt.num}): {error}", err=True)
+                raise
+    raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+
+def register(
+    ctx: typer.Context,
+    wait: Annotated[
+        str,
+        typer.Option(
+            help="Keep retrying this long while Restate or the services are unreachable "
+            "(e.g. 120s, 5m; 0 tries once)."
+        ),
+    ] = "0s",
+    output: Annotated[Output, typer.Option("--output", "-o", help="table or json")] = "table",
+) -> None:
+    """Register the services deployment with Restate and store the tenant workflow."""
+    try:
+        patience = parse_duration(wait)
+    except ValueError as error:
+        raise fail(f"--wait: {error}") from None
+    settings = state_of(ctx).loaded.settings.workflow.restate
+
+    async def run() -> CreateWorkflowResult:
+        provider = RestateProvider(settings)
+        try:
+            return await register_builtin(provider, wait=patience)
+        finally:
+            await provider.aclose()
+
+    try:
+        result = asyncio.run(run())
+    except InvalidSpecError as error:
+        raise report_invalid(error) from None
+    except ProviderUnavailableError as error:
+        after = f" (gave up after {format_duration(patience)})" if patience else ""
+        typer.echo(f"error: {error}{after}", err=True)
+        raise typer.Exit(1) from None
+    except WorkflowError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+    def table() -> None:
+        grid = Table("resource", "id", box=None)
+        for name, value in result.resource_ids.items():
+            grid.add_row(name, value)
+        console.print(grid)
+        console.print(result.message)
+
+    emit(result, output=output, table=table)
