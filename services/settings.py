@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from provider.validation import problems_from
@@ -26,14 +26,23 @@ def _default_state_dir() -> Path:
 
 class ServicesSettings(BaseSettings):
     """`identity_keys`: comma-separated `publickeyv1_…` keys; when set, only requests signed by
-    the Restate server holding the matching private key are served."""
+    the Restate server holding the matching private key are served. `identity_keys_file` adds
+    the keys written in a file (a mounted Secret, or what `landlord-restate identity-key` wrote)."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", use_attribute_docstrings=True
+    )
 
     identity_keys: Annotated[list[str], NoDecode] = []
+    """Comma-separated `publickeyv1_…` keys; when set, unsigned requests get 401."""
+    identity_keys_file: Path | None = None
+    """File with more keys (a mounted Secret, or what `identity-key` wrote)."""
     state_dir: Path = _default_state_dir()
+    """Where the `local` compute backend keeps its tenant records."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Lowest level written."""
     log_format: Literal["auto", "json", "console"] = "auto"
+    """auto: JSON unless writing to a terminal."""
 
     @field_validator("identity_keys", mode="before")
     @classmethod
@@ -45,9 +54,39 @@ class ServicesSettings(BaseSettings):
     @field_validator("identity_keys")
     @classmethod
     def _key_format(cls, value: list[str]) -> list[str]:
-        if any(not key.startswith("publickeyv1_") for key in value):
-            raise ValueError("each key must be a publickeyv1_… public key")
+        _check_keys(value)
         return value
+
+    @field_validator("identity_keys_file")
+    @classmethod
+    def _key_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            _check_keys(_read_keys(value))
+        return value
+
+    @model_validator(mode="after")
+    def _merge_file_keys(self) -> Self:
+        if self.identity_keys_file is not None:
+            extra = [k for k in _read_keys(self.identity_keys_file) if k not in self.identity_keys]
+            self.identity_keys = [*self.identity_keys, *extra]
+        return self
+
+
+def _read_keys(path: Path) -> list[str]:
+    """The keys in a file: separated by commas, spaces or new lines."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
+    keys = text.replace(",", " ").split()
+    if not keys:
+        raise ValueError(f"{path} holds no key")
+    return keys
+
+
+def _check_keys(keys: list[str]) -> None:
+    if any(not key.startswith("publickeyv1_") for key in keys):
+        raise ValueError("each key must be a publickeyv1_… public key")
 
 
 def load_services_settings() -> ServicesSettings:

@@ -12,6 +12,7 @@ import typer
 from ..config import CONFIG_FILE_ENV, ConfigError, split_config_flags
 from .config_cmd import config_app
 from .execution_cmd import execution_app
+from .identity_cmd import identity_key
 from .register_cmd import register
 from .run_cmd import run
 from .serve_cmd import serve
@@ -40,6 +41,7 @@ app.command()(validate)
 app.command()(run)
 app.command()(serve)
 app.command()(register)
+app.command("identity-key")(identity_key)
 
 
 @app.callback()

@@ -69,24 +69,36 @@ def _rule_errors(model: str, problems: list[tuple[str, str, Any]]) -> Validation
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
 
 class RestateSettings(_Section):
     """`workflow.restate`: where the Restate server is and what to register with it."""
 
     endpoint: str = "http://localhost:8080"
+    """Restate ingress URL: executions are started here."""
     admin_endpoint: str = "http://localhost:9070"
+    """Restate admin API URL: registration, status (SQL), cancellation."""
     execution_mechanism: ExecutionMechanism = "local"
+    """Where the services run; decides what is registered and which auth fits."""
     deployment_uri: str = "http://localhost:9080"
+    """URL Restate calls the services at (every mechanism but lambda)."""
     lambda_arn: str = ""
+    """Function version ARN to register (lambda only; a version, not $LATEST)."""
     assume_role_arn: str = ""
+    """IAM role Restate assumes to invoke the function (with auth_type iam)."""
     service_name: str = ""
+    """Restate service of the built-in workflow (default TenantProvisioning)."""
     auth_type: AuthType = "none"
+    """How we authenticate to Restate: none, api_key (Restate Cloud), iam (lambda/fargate)."""
     api_key: SecretStr = SecretStr("")
+    """Restate Cloud API key (auth_type api_key); never logged or shown."""
     timeout: PositiveDuration = timedelta(minutes=30)
+    """Deadline of one execution unless its workflow spec sets another."""
     retry_attempts: int = Field(default=3, ge=0, le=20)
+    """Retries of a request to Restate on connection errors, 5xx and 429."""
     register_on_startup: bool = True
+    """Register the built-in workflow when a manager starts."""
 
     @field_validator("endpoint", "admin_endpoint", "deployment_uri")
     @classmethod
@@ -178,10 +190,15 @@ class StepFunctionsSettings(_Section):
     """`workflow.step_functions`: the AWS region, the role state machines run as, their type."""
 
     region: str = "us-east-1"
+    """AWS region of the state machines."""
     role_arn: str = ""
+    """IAM role the state machines run as (required when step-functions is the default)."""
     state_machine_type: StateMachineType = "STANDARD"
+    """STANDARD (the full contract) or EXPRESS (create and start only)."""
     endpoint_url: str = ""
+    """Another Step Functions endpoint (a local emulator); empty for AWS."""
     assume_role_arn: str = ""
+    """Role to assume before calling Step Functions (another account)."""
 
     @field_validator("region")
     @classmethod
@@ -207,6 +224,7 @@ class WorkflowSettings(_Section):
     """`workflow`: which provider runs workflows, and each provider's settings."""
 
     default_provider: ProviderType = "restate"
+    """Provider for workflow specs that name none."""
     restate: RestateSettings = Field(default_factory=RestateSettings)
     step_functions: StepFunctionsSettings = Field(default_factory=StepFunctionsSettings)
 
@@ -232,7 +250,9 @@ class LogSettings(_Section):
     """`log`: level and format (`auto` is JSON unless writing to a terminal)."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
+    """Lowest level written."""
     format: Literal["auto", "json", "console"] = "auto"
+    """auto: JSON unless writing to a terminal."""
 
 
 class Settings(BaseSettings):

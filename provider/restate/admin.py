@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
+
+import httpx
 
 from .._exceptions import ExecutionNotFoundError, ProviderUnavailableError
 from .http import RestateHttp
 
-__all__ = ["AdminApi", "sql_string"]
+__all__ = ["AdminApi", "restate_message", "sql_string"]
+
+
+def restate_message(response: httpx.Response, *, limit: int = 400) -> str:
+    """Restate's own words from an error answer: the `message` of its JSON body (its error code
+    once, not repeated), else the body as text."""
+    try:
+        message = str(response.json()["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:limit]
+    code = re.match(r"(\[[A-Z]+\d+\] )\1+", message)
+    return (message[len(code.group(0)) - len(code.group(1)) :] if code else message)[:limit]
 
 
 def sql_string(value: str) -> str:
@@ -32,7 +46,7 @@ class AdminApi:
         if not response.is_success:
             raise ProviderUnavailableError(
                 str(target.get("uri") or target.get("arn")),
-                reason=f"Restate could not register it: {response.text[:400]}",
+                reason=f"Restate could not register it: {restate_message(response)}",
             )
         return response.json()
 

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from provider.restate import LocalRestateServer
+from provider.restate.identity import base58, ensure_identity_key, key_id
 from provider.restate.ports import free_port
 from tests.servers import REPO_ROOT
 
@@ -42,25 +43,6 @@ HTTP_TIMEOUT_SECONDS = 30.0
 _LOGGED_KEY = re.compile(
     r'Loaded request identity key\s+kid: "(publickeyv1_[1-9A-HJ-NP-Za-km-z]+)"'
 )
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def base58(data: bytes) -> str:
-    """Bitcoin-alphabet base58 (leading zero bytes become leading '1's)."""
-    number = int.from_bytes(data, "big")
-    digits = ""
-    while number:
-        number, remainder = divmod(number, 58)
-        digits = _BASE58[remainder] + digits
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + digits
-
-
-def key_id(private_key: Ed25519PrivateKey) -> str:
-    """The `publickeyv1_…` id of a key: the raw 32-byte public key in base58."""
-    raw = private_key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return "publickeyv1_" + base58(raw)
 
 
 def _b64url(data: bytes) -> str:
@@ -123,16 +105,10 @@ def signing_server(
 ) -> Iterator[SigningServer]:
     """A restate-server of this module's own that signs its requests with a fresh ed25519 key."""
     work_dir = tmp_path_factory.mktemp("signing-server")
-    private_key = Ed25519PrivateKey.generate()
     pem_path = work_dir / "request-identity.pem"
-    pem_path.write_bytes(
-        private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    pem_path.chmod(0o600)
+    ensure_identity_key(pem_path)  # what `landlord-restate identity-key` does
+    private_key = serialization.load_pem_private_key(pem_path.read_bytes(), password=None)
+    assert isinstance(private_key, Ed25519PrivateKey)
     server = LocalRestateServer(
         binary=restate_binary,
         data_dir=work_dir / "data",
@@ -163,7 +139,8 @@ def serve_services(serve_asgi: ServeAsgi, tmp_path: Path, identity_keys: str) ->
 
 
 def test_server_logs_the_public_key_of_its_pem(signing_server: SigningServer) -> None:
-    """The key the server logs is `publickeyv1_` + base58 of our PEM's raw public key."""
+    """The key the server logs for a PEM made by `ensure_identity_key` is the id we compute:
+    `publickeyv1_` + base58 of the raw public key."""
     assert signing_server.key_id == key_id(signing_server.private_key)
 
 

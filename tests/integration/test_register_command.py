@@ -110,7 +110,8 @@ def test_gives_up_after_wait_with_one_line(server: LocalRestateServer, tmp_path:
     )
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: cannot reach {nobody}"), done.stderr
+    assert last.startswith(f"error: cannot reach {nobody}: Restate could not register it: "), last
+    assert "[META0003] error when calling" in last
     assert last.endswith("(gave up after 2s)"), last
 
 

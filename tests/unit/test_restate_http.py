@@ -26,7 +26,7 @@ from provider import (
 )
 from provider.config import RestateSettings
 from provider.restate import RestateProvider
-from provider.restate.admin import sql_string
+from provider.restate.admin import restate_message, sql_string
 from provider.restate.http import RestateHttp
 from provider.restate.mapping import completion_error, state_of
 
@@ -558,3 +558,24 @@ def test_completion_error_of_a_failure(row: dict[str, Any], code: str, message: 
 def test_no_completion_error_unless_failed(row: dict[str, Any]) -> None:
     """Only a completed failure has an error (a live row's stale failure text is ignored)."""
     assert completion_error(row) is None
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (
+            httpx.Response(500, json={"message": "[META0003] [META0003] error when calling x"}),
+            "[META0003] error when calling x",
+        ),
+        (
+            httpx.Response(409, json={"message": "[META0006] breaking change"}),
+            "[META0006] breaking change",
+        ),
+        (httpx.Response(502, text="bad gateway"), "bad gateway"),
+        (httpx.Response(500, json=["not", "an", "object"]), '["not","an","object"]'),
+    ],
+)
+def test_restate_message_is_restates_own_words_once(
+    response: httpx.Response, expected: str
+) -> None:
+    assert restate_message(response) == expected

@@ -25,7 +25,7 @@ from services.compute import (
 from services.logs import configure
 from services.models import MAX_REQUEST_BYTES, Operation
 from services.saga import Saga
-from services.settings import ServicesSettings
+from services.settings import ServicesConfigError, ServicesSettings, load_services_settings
 from services.workflows.lifecycle import is_cancellation, redacted
 from services.workflows.tenant_provisioning import parse_request
 
@@ -192,3 +192,41 @@ def test_handler_logs_are_dropped_while_restate_replays() -> None:
         restate_context_is_replaying.reset(token)
     logger.info("new step")
     assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == ["new step"]
+
+
+def test_identity_keys_file_adds_its_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    keys = tmp_path / "public-keys"
+    keys.write_text("publickeyv1_bbb\npublickeyv1_ccc\n")
+    monkeypatch.setenv("LANDLORD_SERVICES_IDENTITY_KEYS", "publickeyv1_aaa,publickeyv1_bbb")
+    monkeypatch.setenv("LANDLORD_SERVICES_IDENTITY_KEYS_FILE", str(keys))
+    assert ServicesSettings().identity_keys == [
+        "publickeyv1_aaa",
+        "publickeyv1_bbb",
+        "publickeyv1_ccc",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "LANDLORD_SERVICES_IDENTITY_KEYS_FILE: cannot read "),
+        ("", "LANDLORD_SERVICES_IDENTITY_KEYS_FILE: "),
+        (
+            "secret-looking-thing",
+            "LANDLORD_SERVICES_IDENTITY_KEYS_FILE: each key must be a publickeyv1_",
+        ),
+    ],
+)
+def test_a_bad_identity_keys_file_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str | None, message: str
+) -> None:
+    keys = tmp_path / "public-keys"
+    if content is not None:
+        keys.write_text(content)
+    monkeypatch.delenv("LANDLORD_SERVICES_IDENTITY_KEYS", raising=False)
+    monkeypatch.setenv("LANDLORD_SERVICES_IDENTITY_KEYS_FILE", str(keys))
+    with pytest.raises(ServicesConfigError) as raised:
+        load_services_settings()
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+    assert "secret-looking-thing" not in str(raised.value)

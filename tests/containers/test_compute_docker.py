@@ -1,26 +1,24 @@
 """DockerBackend against a real Docker engine: the whole lifecycle of one tenant's container.
 
-Skipped, with the reason, when no engine answers at DOCKER_HOST / the default socket, or when no
-local image carries python3 (nothing can be pulled on these machines, so the test never pulls).
+Part of the container tier: the engine and the python3 base image come from its fixtures
+(nothing can be pulled on these machines, so the test never pulls).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import docker
-import docker.errors
 import pytest
 
 from services.compute.docker import DockerBackend
 from services.compute.protocol import ComputeRejectedError, ComputeState, TenantRef
+from tests.containers.conftest import Images
+from tests.containers.engine import Engine
 
-BASE_IMAGE_TAG = "landlord-restate-test-base"
 HEALTHY_TIMEOUT_SECONDS = 30.0
 
 # A one-file HTTP server: 200 on /health, 404 elsewhere; its env shows up in the answer body.
@@ -37,53 +35,32 @@ http.server.HTTPServer(("0.0.0.0", 8080), H).serve_forever()
 """
 
 
-def _where() -> str:
-    host = os.environ.get("DOCKER_HOST")
-    return f"DOCKER_HOST={host}" if host else "the default socket (unix:///var/run/docker.sock)"
+@pytest.fixture(scope="module")
+def docker_client(engine: Engine) -> Any:
+    """A client for the tier's engine (DockerBackend finds the same one through DOCKER_HOST)."""
+    return engine.client
 
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[Any]:
-    """A client for a Docker engine that answers ping, else skip saying why."""
-    try:
-        client = docker.from_env(timeout=5)
-        client.ping()
-    except Exception as error:
-        pytest.skip(f"no Docker engine reachable at {_where()}: {type(error).__name__}")
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture(scope="module")
-def python_image(engine: Any) -> str:
-    """A local image with python3: tagged landlord-restate-test-base, else any python:* tag."""
-    tags: list[str] = [tag for image in engine.images.list() for tag in image.tags]
-    preferred = [t for t in tags if t.split(":")[0] == BASE_IMAGE_TAG]
-    python = [t for t in tags if t.split(":")[0].rsplit("/", 1)[-1] == "python"]
-    if preferred or python:
-        return (preferred + python)[0]
-    pytest.skip(
-        "no local image with python3 (images cannot be pulled here): tag one as "
-        f"{BASE_IMAGE_TAG}, e.g. `docker tag python:3.11-slim {BASE_IMAGE_TAG}`"
-    )
+def python_image(images: Images) -> str:
+    """The tier's local Debian base, which carries python3 (nothing is pulled)."""
+    return images.base
 
 
 @pytest.fixture
-def tenant(engine: Any) -> Iterator[TenantRef]:
+def tenant(docker_client: Any) -> Iterator[TenantRef]:
     """A fresh tenant; whatever the test leaves behind is force-removed by label."""
     ref = TenantRef(tenant_id=f"it-{uuid.uuid4().hex[:12]}")
     try:
         yield ref
     finally:
-        for container in _labelled(engine, ref):
+        for container in _labelled(docker_client, ref):
             container.remove(force=True)
 
 
-def _labelled(engine: Any, tenant: TenantRef) -> list[Any]:
+def _labelled(docker_client: Any, tenant: TenantRef) -> list[Any]:
     filters = {"label": ["landlord.managed=true", f"landlord.tenant={tenant.tenant_id}"]}
-    found: list[Any] = engine.containers.list(all=True, filters=filters)
+    found: list[Any] = docker_client.containers.list(all=True, filters=filters)
     return found
 
 
@@ -100,7 +77,7 @@ async def _until_healthy(backend: DockerBackend, tenant: TenantRef) -> ComputeSt
 
 
 async def test_lifecycle_is_idempotent_and_observable(
-    engine: Any, python_image: str, tenant: TenantRef
+    docker_client: Any, python_image: str, tenant: TenantRef
 ) -> None:
     backend = DockerBackend()
     config = backend.validate_config(
@@ -110,12 +87,12 @@ async def test_lifecycle_is_idempotent_and_observable(
     first = await backend.provision(tenant, config)
     again = await backend.provision(tenant, config)
     assert again.resource_ids == first.resource_ids, "a re-run reuses the container"
-    assert len(_labelled(engine, tenant)) == 1
+    assert len(_labelled(docker_client, tenant)) == 1
 
     healthy = await _until_healthy(backend, tenant)
     assert healthy.config == config
     assert healthy.endpoints["http"].startswith("http://127.0.0.1:")
-    [container] = _labelled(engine, tenant)
+    [container] = _labelled(docker_client, tenant)
     assert container.name == f"landlord-tenant-{tenant.tenant_id}"
     assert healthy.resource_ids == {"container_id": container.id}
 
@@ -125,18 +102,20 @@ async def test_lifecycle_is_idempotent_and_observable(
     changed_config = backend.validate_config({**config, "env": {"GREETING": "bye"}})
     changed = await backend.update(tenant, changed_config)
     assert changed.resource_ids != first.resource_ids
-    assert len(_labelled(engine, tenant)) == 1
+    assert len(_labelled(docker_client, tenant)) == 1
     assert (await _until_healthy(backend, tenant)).config["env"] == {"GREETING": "bye"}
 
     await backend.destroy(tenant)
-    assert _labelled(engine, tenant) == []
+    assert _labelled(docker_client, tenant) == []
     assert not (await backend.status(tenant)).exists
     await backend.destroy(tenant)  # nothing there: still success
 
 
-async def test_missing_image_is_rejected_and_leaves_nothing(engine: Any, tenant: TenantRef) -> None:
+async def test_missing_image_is_rejected_and_leaves_nothing(
+    docker_client: Any, tenant: TenantRef
+) -> None:
     backend = DockerBackend()
     missing = f"landlord-restate-missing-{uuid.uuid4().hex[:8]}:never"
     with pytest.raises(ComputeRejectedError, match=r"desired_config\.image"):
         await backend.provision(tenant, {"image": missing})
-    assert _labelled(engine, tenant) == []
+    assert _labelled(docker_client, tenant) == []

@@ -1,0 +1,92 @@
+"""docs/troubleshooting.md quotes the project's real failure messages: each case here makes the
+failure happen and checks that the page still shows its message word for word."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from provider._exceptions import ExecutionConflictError
+from provider.restate import (
+    LocalRestateServer,
+    RestateServerInstallError,
+    RestateServerStartError,
+    ensure_restate_server,
+)
+from tests.servers import REPO_ROOT
+
+PAGE = (REPO_ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+SCRIPT = str(Path(sys.executable).with_name("landlord-restate"))
+NOBODY = "http://127.0.0.1:9"
+"""The discard port: nothing listens there, the same address the page shows."""
+
+
+def last_error_line(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run the CLI with a clean LANDLORD_* environment; its last stderr line."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LANDLORD_")}
+    done = subprocess.run(
+        [SCRIPT, *args], capture_output=True, text=True, env=clean | (env or {}), timeout=60
+    )
+    assert done.returncode != 0, done.stdout
+    return done.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["config", "show", "--workflow.restate.execution_mechanism=moon"], {}),
+        (["config", "show"], {"LANDLORD_WORKFLOW_RESTATE_ENDPOINT": "localhost:8080"}),
+        (["config", "show"], {"LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM": "lambda"}),
+        (["config", "show"], {"LANDLORD_WORKFLOW_RESTATE_AUTH_TYPE": "api_key"}),
+        (["serve"], {"LANDLORD_SERVICES_IDENTITY_KEYS": "foo"}),
+        (
+            ["serve"],
+            {"LANDLORD_SERVICES_IDENTITY_KEYS_FILE": "/run/landlord/public-keys"},
+        ),
+        (["register", "--wait", "soon"], {}),
+        (
+            ["execution", "status", "inv_1gdJBtdVEcM942bjcDmb1c1khoaJe11Hbz"],
+            {
+                "LANDLORD_WORKFLOW_RESTATE_ENDPOINT": NOBODY,
+                "LANDLORD_WORKFLOW_RESTATE_ADMIN_ENDPOINT": NOBODY,
+                "LANDLORD_WORKFLOW_RESTATE_RETRY_ATTEMPTS": "0",
+            },
+        ),
+    ],
+    ids=[
+        "unknown-mechanism", "url-without-scheme", "lambda-without-arn", "api-key-on-local",
+        "bad-identity-key", "missing-keys-file", "bad-wait", "unreachable",
+    ],
+)  # fmt: skip
+def test_command_errors_are_quoted(args: list[str], env: dict[str, str]) -> None:
+    line = last_error_line(*args, env=env)
+    assert f"`{line}`" in PAGE, f"docs/troubleshooting.md does not quote: {line}"
+
+
+def test_the_port_clash_is_quoted(restate_binary: Path, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = LocalRestateServer(binary=restate_binary, data_dir=tmp_path, ingress_port=port)
+        with pytest.raises(RestateServerStartError) as raised:
+            server.start()
+    quoted = str(raised.value).replace(str(port), "8080")
+    assert f"`{quoted}`" in PAGE
+
+
+def test_missing_npm_is_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RestateServerInstallError) as raised:
+        ensure_restate_server(cache_dir=tmp_path)
+    assert f"`` {raised.value} ``" in PAGE
+
+
+def test_the_execution_conflict_is_quoted() -> None:
+    error = ExecutionConflictError("tenant-provisioning", "provision-acme", execution_id="inv_…")
+    assert f"`error: {error}`" in PAGE
