@@ -18,6 +18,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 import httpx
 import restate
 from pydantic import BaseModel, JsonValue
+from restate.server_context import DisconnectedException
 
 from provider.logs import REDACTED, get_logger
 
@@ -445,6 +446,11 @@ class TenantOperation:
                     ),
                 ) from None
             raise await self._end_badly("failed", error) from None
+        except DisconnectedException:
+            # Restate went away (a node died, a partition moved): this attempt is over and
+            # Restate retries it from the journal. Compensating here would undo real work in
+            # an attempt whose steps can no longer be journaled.
+            raise
         except Exception as error:  # a defect: fail terminally (after compensating), never loop
             raise await self._end_badly(
                 "failed", restate.TerminalError(f"internal error: {error!r}", 500)

@@ -178,3 +178,13 @@ def test_the_services_refuse_unsigned_requests(stack: Stack) -> None:
     answered = stack.compose("exec", "-T", "services", "python3", "-c", probe)
     assert answered.returncode == 0, answered.stderr
     assert answered.stdout.strip() == "401"
+
+
+def test_the_services_run_unprivileged_and_healthy(stack: Stack, engine: Engine) -> None:
+    """The image's own health check passes, and its process is uid 10001, not root."""
+    container = stack.service_container(engine, "services")
+    container.reload()
+    assert container.attrs["State"]["Health"]["Status"] == "healthy"
+    who = stack.compose("exec", "-T", "services", "id", "-u")
+    assert who.returncode == 0, who.stderr
+    assert who.stdout.strip() == "10001"

@@ -4,14 +4,13 @@ the events Restate's Lambda invoker sends (API Gateway v1 proxy events with base
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import importlib
 import inspect
 import json
 import os
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
@@ -19,18 +18,13 @@ from typing import Any
 import pytest
 
 import services.app
+from tests.lambda_events import MANIFEST_V4, decoded_body, discovery_event, restate_event
 
 LambdaHandler = Callable[[dict[str, Any], object], dict[str, Any]]
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 FUNCTION_NAME = "landlord-services"
 INVOKE_TIMEOUT_SECONDS = 30.0
-# What restate-server 1.7.12 sends on discovery (captured from a real server): every manifest
-# version it understands, lowest first. The SDK answers with the highest it knows (v4 here).
-DISCOVERY_ACCEPT = ", ".join(
-    f"application/vnd.restate.endpointmanifest.v{version}+json" for version in (1, 2, 3, 4)
-)
-MANIFEST_V4 = "application/vnd.restate.endpointmanifest.v4+json"
 # Settings of the services process that would change what the handler answers (a configured
 # identity key turns every unsigned request into a 401).
 _SERVICES_ENV = (
@@ -38,35 +32,6 @@ _SERVICES_ENV = (
     "LANDLORD_SERVICES_LOG_LEVEL",
     "LANDLORD_SERVICES_LOG_FORMAT",
 )
-
-
-def restate_event(
-    method: str, path: str, *, headers: Mapping[str, str] | None = None, body: bytes = b""
-) -> dict[str, Any]:
-    """The payload Restate's Lambda invoker sends (`ApiGatewayProxyRequest` in restate-server):
-    path, method, headers, the body base64-encoded, `isBase64Encoded` always true."""
-    return {
-        "path": path,
-        "httpMethod": method,
-        "headers": dict(headers or {}),
-        "body": base64.b64encode(body).decode("ascii"),
-        "isBase64Encoded": True,
-    }
-
-
-def discovery_event() -> dict[str, Any]:
-    """A discovery request as Restate sends it to a Lambda deployment."""
-    return restate_event(
-        "GET",
-        "/discover",
-        headers={"accept": DISCOVERY_ACCEPT, "x-restate-cluster-name": "localcluster"},
-    )
-
-
-def decoded_body(response: Mapping[str, Any]) -> bytes:
-    """The response body, which the handler always returns base64-encoded."""
-    assert response["isBase64Encoded"] is True
-    return base64.b64decode(response["body"])
 
 
 @contextlib.contextmanager

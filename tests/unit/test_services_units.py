@@ -7,12 +7,13 @@ import io
 import json
 from datetime import timedelta
 from pathlib import Path
+from unittest.mock import AsyncMock, MagicMock
 
 import pytest
 import restate
 import structlog
 from pydantic import ValidationError
-from restate.server_context import restate_context_is_replaying
+from restate.server_context import DisconnectedException, restate_context_is_replaying
 
 from provider.logs import get_logger
 from services.compute import (
@@ -26,7 +27,7 @@ from services.logs import configure
 from services.models import MAX_REQUEST_BYTES, Operation
 from services.saga import Saga
 from services.settings import ServicesConfigError, ServicesSettings, load_services_settings
-from services.workflows.lifecycle import is_cancellation, redacted
+from services.workflows.lifecycle import TenantOperation, is_cancellation, redacted
 from services.workflows.tenant_provisioning import parse_request
 
 SECRET = "s3cr3t-value-123"
@@ -230,3 +231,28 @@ def test_a_bad_identity_keys_file_is_one_line(
     assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
     assert "secret-looking-thing" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("raised", "compensates"),
+    [(DisconnectedException(), False), (RuntimeError("bug"), True)],
+    ids=["server-went-away", "defect"],
+)
+async def test_a_lost_connection_is_retried_by_restate_not_compensated(
+    raised: Exception, compensates: bool
+) -> None:
+    """A node dying mid-attempt raises DisconnectedException: the attempt must end as it is
+    (Restate replays it), not run compensations whose effects no journal would record."""
+    request = parse_request(
+        json.dumps({"tenant_id": "acme", "operation": "provision", "compute_provider": "mock"})
+    )
+    operation = TenantOperation(MagicMock(), request, backend=MagicMock(), config={})
+    operation._record = AsyncMock()  # type: ignore[method-assign]
+    operation._acquire_tenant = AsyncMock()  # type: ignore[method-assign]
+    operation._transition = AsyncMock()  # type: ignore[method-assign]
+    operation._do_provision = AsyncMock(side_effect=raised)  # type: ignore[method-assign]
+    operation._end_badly = AsyncMock(return_value=restate.TerminalError("ended", 500))  # type: ignore[method-assign]
+    with pytest.raises((DisconnectedException, restate.TerminalError)) as ended:
+        await operation.run()
+    assert operation._end_badly.await_count == (1 if compensates else 0)
+    assert isinstance(ended.value, restate.TerminalError) == compensates
