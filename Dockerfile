@@ -3,7 +3,7 @@
 #
 # BASE_IMAGE is any Debian-based image with python3 >= 3.11 and its venv module. The default is
 # the official slim image; where no registry is reachable, build from a base made locally
-# (see docs/docker-compose.md): docker build --build-arg BASE_IMAGE=my-base:tag .
+# (see docs/local.md): docker build --build-arg BASE_IMAGE=my-base:tag .
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS build

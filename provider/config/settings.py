@@ -99,6 +99,9 @@ class RestateSettings(_Section):
     """Retries of a request to Restate on connection errors, 5xx and 429."""
     register_on_startup: bool = True
     """Register the built-in workflow when a manager starts."""
+    register_deployment: bool = True
+    """false: something else registers the services (the Restate operator, connect mode); only
+    the workflow definition is stored, next to the deployment already serving it."""
 
     @field_validator("endpoint", "admin_endpoint", "deployment_uri")
     @classmethod

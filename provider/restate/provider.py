@@ -9,6 +9,7 @@ progress; stop → graceful cancel; delete → drop the spec and close the servi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Mapping
@@ -133,6 +134,11 @@ class RestateProvider:
             spec.workflow_id, override=self.settings.service_name
         )
 
+    def _registers(self, definition: RestateDefinition) -> bool:
+        """Whether creating a workflow registers its deployment (a definition naming one
+        always does; else `register_deployment`)."""
+        return definition.deployment is not None or self.settings.register_deployment
+
     def _target(self, definition: RestateDefinition) -> dict[str, Any]:
         """The deployment to register: the definition's, else the configured mechanism's."""
         if definition.deployment is not None:
@@ -191,10 +197,10 @@ class RestateProvider:
                     for key in spec.provider_config
                 ]
             )
-        try:
-            candidates = {s["name"]: s for s in await self._discover(self._target(definition))}
-        except ProviderUnavailableError:
-            candidates = {}  # the deployment cannot be discovered: judge what is registered
+        candidates: dict[str, dict[str, Any]] = {}
+        if self._registers(definition):
+            with contextlib.suppress(ProviderUnavailableError):  # judge what is registered
+                candidates = {s["name"]: s for s in await self._discover(self._target(definition))}
         try:
             found = candidates.get(service) or await self.admin.service(service)
         except ProviderUnavailableError as error:
@@ -223,10 +229,13 @@ class RestateProvider:
             raise InvalidSpecError.single(
                 "definition.service", f"{service!r} already runs workflow {owner!r}"
             )
-        deployment = await self._register(self._target(definition))
+        if self._registers(definition):
+            deployment = await self._register(self._target(definition))
         await self.validate(spec)
         found = await self.admin.service(service)
         assert found is not None
+        if not self._registers(definition):
+            deployment = {"id": found.get("deployment_id"), "created_at": None}
         if not found.get("public", True):
             await self.admin.set_public(service, True)
         stored = await self.ingress.call(

@@ -1,6 +1,7 @@
 """deploy/kubernetes/operator: the RestateCluster and RestateDeployment use only fields that
-restate-operator 2.8 defines, with the right types, and every required one; the rest validates
-against the Kubernetes schema. Schema and consistency only: no operator runs here."""
+restate-operator 2.8 defines, with the right types, and every required one; the rest (the
+definition-storing Job included) validates against the Kubernetes schema. Schema and consistency
+only: no operator runs here."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pytest
 
+from provider.config import ConfigError, load_settings
 from tests.deploy.manifests import (
     DEPLOY_DIR,
+    PLACEHOLDER,
     Endpoint,
     Manifest,
     Resource,
@@ -39,6 +43,20 @@ PLAIN_SERVICES = DEPLOY_DIR / "kubernetes" / "plain" / "services"
 RESTATE_IMAGE = "docker.restate.dev/restatedev/restate:1.7.12"
 # The operator registers http://<versioned service>.<namespace>.svc:9080 (port fixed in its code).
 OPERATOR_REGISTERS_PORT = 9080
+# The Service the operator puts in front of a RestateCluster: always named `restate`, in the
+# cluster's namespace (named after the cluster), ingress 8080 and admin 9070
+# (reconcilers/compute.rs, `restate_service`).
+OPERATOR_RESTATE_SERVICE = "restate"
+INGRESS_PORT, ADMIN_PORT = 8080, 9070
+REGISTER_COMMAND = ["landlord-restate", "register", "--wait", "120s"]
+REGISTER_WAIT_SECONDS = 120
+# How long the registration Job must keep retrying while the operator has not registered the
+# services yet (cluster volume, image pulls, provisioning, first ReplicaSet). An assumption, not a
+# measurement: no operator ran here.
+OPERATOR_FIRST_REGISTRATION_SECONDS = 20 * 60
+# Kubernetes' delay between a Job's failed pods: 10 s, doubling, capped at 6 min.
+JOB_BACKOFF_FIRST_SECONDS, JOB_BACKOFF_CAP_SECONDS = 10, 360
+JOB_DEFAULT_BACKOFF_LIMIT = 6
 
 OPERATOR = load_kustomization(OPERATOR_DIR)
 HAND_MADE = templates_in(OPERATOR_DIR)
@@ -424,11 +442,103 @@ def operator_problems(resources: Resources) -> list[str]:
     return problems
 
 
+def job_retry_seconds(backoff_limit: int) -> int:
+    """The back-off Kubernetes waits between a Job's failed pods, in all, before giving up."""
+    return sum(
+        min(JOB_BACKOFF_FIRST_SECONDS * 2**retry, JOB_BACKOFF_CAP_SECONDS)
+        for retry in range(backoff_limit)
+    )
+
+
+def register_environment(resources: Resources) -> dict[str, str]:
+    """The registration Job's environment, as the container gets it (literal values only)."""
+    container = containers(find(resources, "Job", "landlord-register"))[0]
+    return {k: str(v["value"]) for k, v in env_map(container).items() if "value" in v}
+
+
+def operator_service_problems(name: str, url: str, cluster: Resource, port: int) -> list[str]:
+    """`url` is http://restate.<cluster namespace>.svc[.cluster.local]:<port>, the operator's
+    Service for this cluster (the Job runs in another namespace, so the namespace must be named)."""
+    parts = urlsplit(url)
+    service = f"{OPERATOR_RESTATE_SERVICE}.{cluster.name}.svc"
+    if parts.scheme != "http" or parts.hostname not in (service, f"{service}.cluster.local"):
+        return [f"{name}: {url} is not the operator's Service http://{service}"]
+    if parts.port != port:
+        return [f"{name}: {url} is not port {port}"]
+    return []
+
+
+def registration_problems(resources: Resources) -> list[str]:
+    """The Job only stores the definition: `register --wait 120s` against the operator's Restate
+    Service, REGISTER_DEPLOYMENT "false" and no DEPLOYMENT_URI (never a second, unmanaged
+    deployment), an environment landlord's settings loader accepts, the services' image, and
+    retries that outlast the operator's first registration."""
+    job = find(resources, "Job", "landlord-register")
+    cluster = find(resources, "RestateCluster", "restate")
+    container = containers(job)[0]
+    env = register_environment(resources)
+    problems = []
+    command = [*container.get("command", []), *container.get("args", [])]
+    if command != REGISTER_COMMAND:
+        problems.append(f"runs {command}, not {REGISTER_COMMAND}")
+    problems += operator_service_problems(
+        "ENDPOINT", env.get("LANDLORD_WORKFLOW_RESTATE_ENDPOINT", ""), cluster, INGRESS_PORT
+    )
+    problems += operator_service_problems(
+        "ADMIN_ENDPOINT",
+        env.get("LANDLORD_WORKFLOW_RESTATE_ADMIN_ENDPOINT", ""),
+        cluster,
+        ADMIN_PORT,
+    )
+    if env.get("LANDLORD_WORKFLOW_RESTATE_REGISTER_DEPLOYMENT") != "false":
+        problems.append('REGISTER_DEPLOYMENT is not "false": register would add a deployment')
+    if "LANDLORD_WORKFLOW_RESTATE_DEPLOYMENT_URI" in env_map(container):
+        problems.append("DEPLOYMENT_URI is set: the operator's registration decides the URI")
+    try:
+        restate = load_settings(environ=env).settings.workflow.restate
+    except ConfigError as error:
+        problems.append(f"landlord's settings loader rejects the environment: {error}")
+    else:
+        if restate.register_deployment is not False:
+            problems.append("landlord's settings loader reads register_deployment as true")
+    services_image = containers(find(resources, "RestateDeployment", "landlord-services"))[0]
+    if container["image"] != services_image["image"]:
+        problems.append(
+            f"image {container['image']} is not the services' {services_image['image']}"
+        )
+    spec = job.body["spec"]
+    limit = spec.get("backoffLimit", JOB_DEFAULT_BACKOFF_LIMIT)
+    retrying = job_retry_seconds(limit)
+    if retrying < OPERATOR_FIRST_REGISTRATION_SECONDS:
+        problems.append(
+            f"backoffLimit {limit} retries for {retrying} s, less than the "
+            f"{OPERATOR_FIRST_REGISTRATION_SECONDS} s allowed for the operator's first registration"
+        )
+    longest = retrying + (limit + 1) * REGISTER_WAIT_SECONDS
+    deadline = spec.get("activeDeadlineSeconds")
+    if deadline is not None and deadline < longest:
+        problems.append(f"activeDeadlineSeconds {deadline} cuts the retries short ({longest} s)")
+    if not spec.get("ttlSecondsAfterFinished"):
+        problems.append("ttlSecondsAfterFinished is not set")
+    return problems
+
+
+def _admits(peers: list[Manifest], namespace_labels: Mapping[str, str], pod: Endpoint) -> bool:
+    """One of the RestateCluster's networkPeers admits this pod (namespace and pod labels)."""
+    return any(
+        matches(peer.get("namespaceSelector", {}).get("matchLabels", {}), namespace_labels)
+        and matches(peer.get("podSelector", {}).get("matchLabels", {}), pod.labels)
+        for peer in peers
+    )
+
+
 def network_problems(resources: Resources) -> list[str]:
     """`landlord` denies by default; Restate's pods (namespace `restate`, label set by the
-    operator) reach the services; labelled clients are Restate's only admitted callers."""
+    operator) reach the services; labelled clients are Restate's only admitted callers, and the
+    registration Job is one of them (both its egress here and the cluster's networkPeers)."""
     cluster = find(resources, "RestateCluster", "restate")
     services = pod_endpoint(find(resources, "RestateDeployment", "landlord-services"))
+    register = pod_endpoint(find(resources, "Job", "landlord-register"))
     restate = Endpoint(cluster.name, {"app.kubernetes.io/name": "restate"})
     stranger = Endpoint("elsewhere", {"app.kubernetes.io/name": "restate"})
     problems = default_deny_problems(resources, "landlord")
@@ -436,17 +546,31 @@ def network_problems(resources: Resources) -> list[str]:
         problems.append("Restate cannot reach the services")
     if traffic_allowed(resources, stranger, services, OPERATOR_REGISTERS_PORT):
         problems.append("a pod outside the cluster's namespace reaches the services")
+    if traffic_allowed(resources, register, services, OPERATOR_REGISTERS_PORT):
+        problems.append("the registration Job reaches the services")
     peers = cluster.body["spec"]["security"].get("networkPeers", {})
-    for port in ("ingress", "admin"):
-        for peer in peers.get(port) or [{}]:
+    namespace = [r for r in resources if r.kind == "Namespace" and r.name == register.namespace]
+    namespace_labels = {
+        "kubernetes.io/metadata.name": register.namespace,
+        **(namespace[0].body["metadata"].get("labels", {}) if namespace else {}),
+    }
+    for port_name, port in (("ingress", INGRESS_PORT), ("admin", ADMIN_PORT)):
+        for peer in peers.get(port_name) or [{}]:
             if not (peer.get("namespaceSelector") and peer.get("podSelector")):
-                problems.append(f"networkPeers.{port}: {peer} admits more than labelled clients")
+                problems.append(
+                    f"networkPeers.{port_name}: {peer} admits more than labelled clients"
+                )
+        if not traffic_allowed(resources, register, restate, port):
+            problems.append(f"the registration Job may not leave for Restate's {port}")
+        if not _admits(peers.get(port_name) or [], namespace_labels, register):
+            problems.append(f"networkPeers.{port_name} does not admit the registration Job")
     return problems
 
 
 CHECKS: dict[str, Callable[[Resources], list[str]]] = {
     "operator": operator_problems,
     "network": network_problems,
+    "registration": registration_problems,
     "references": lambda rs: reference_problems(rs, HAND_MADE),
 }
 
@@ -487,17 +611,25 @@ def test_services_pod_template_is_the_plain_one() -> None:
     assert identity.body["data"] == plain_identity.body["data"]
 
 
-def test_register_job_template_targets_the_operator_cluster() -> None:
-    """The definition-storing Job calls the operator's Restate Service and leaves the deployment
-    URI to be filled with the one the operator registered (never a second URI)."""
-    job = find(HAND_MADE, "Job", "landlord-register")
-    env = {k: v.get("value") for k, v in env_map(containers(job)[0]).items()}
-    assert env["LANDLORD_WORKFLOW_RESTATE_ENDPOINT"] == "http://restate.restate.svc:8080"
-    assert env["LANDLORD_WORKFLOW_RESTATE_ADMIN_ENDPOINT"] == "http://restate.restate.svc:9070"
-    assert env["LANDLORD_WORKFLOW_RESTATE_DEPLOYMENT_URI"] == "REPLACE_ME_WITH_REGISTERED_URI"
-    assert pod_template(job)["metadata"]["labels"]["landlord.dev/restate-client"] == "true"
-    secret = find(HAND_MADE, "Secret", "restate-signing-key")
-    assert secret_manifest_problems(secret.body) == []
+def test_register_job_is_a_resource_with_nothing_to_fill_in() -> None:
+    """The definition-storing Job is applied with the rest (`apply -k`), has no placeholder left,
+    and the only hand-made object is the signing-key Secret template (no key in git)."""
+    job = find(OPERATOR, "Job", "landlord-register")
+    assert job.source.name == "register-job.yaml"
+    assert PLACEHOLDER not in str(job.body)
+    assert [(r.kind, r.name) for r in HAND_MADE] == [("Secret", "restate-signing-key")]
+    assert secret_manifest_problems(HAND_MADE[0].body) == []
+
+
+def test_registration_environment_is_accepted_by_landlord_settings() -> None:
+    """The Job's environment passes landlord's own settings rules, the validation `register`
+    applies before it calls anything, and turns registering a deployment off."""
+    environ = register_environment(OPERATOR)
+    restate = load_settings(environ=environ).settings.workflow.restate
+    assert restate.register_deployment is False
+    assert restate.endpoint == "http://restate.restate.svc:8080"
+    assert restate.admin_endpoint == "http://restate.restate.svc:9070"
+    assert "LANDLORD_WORKFLOW_RESTATE_DEPLOYMENT_URI" not in environ
 
 
 def _cluster(resources: Resources) -> Manifest:
@@ -526,11 +658,33 @@ def on_cluster(mutate: Mutation) -> Callable[[Resources], Resource]:
     return apply
 
 
+def _job(resources: Resources) -> Manifest:
+    return find(resources, "Job", "landlord-register").body
+
+
+def _set_job_env(resources: Resources, var: str, value: str | None) -> None:
+    """Set (append if missing) or, with None, remove a variable of the registration Job."""
+    container = containers(find(resources, "Job", "landlord-register"))[0]
+    env = [e for e in container["env"] if e["name"] != var]
+    container["env"] = env if value is None else [*env, {"name": var, "value": value}]
+
+
 def on_deployment(mutate: Mutation) -> Callable[[Resources], Resource]:
     """Break the RestateDeployment of a copied recipe; return it for checking."""
 
     def apply(resources: Resources) -> Resource:
         resource = find(resources, "RestateDeployment", "landlord-services")
+        mutate(resource.body)
+        return resource
+
+    return apply
+
+
+def on_job(mutate: Mutation) -> Callable[[Resources], Resource]:
+    """Break the registration Job of a copied recipe; return it for checking."""
+
+    def apply(resources: Resources) -> Resource:
+        resource = find(resources, "Job", "landlord-register")
         mutate(resource.body)
         return resource
 
@@ -577,6 +731,12 @@ SCHEMA_BREAKAGES: dict[str, Callable[[Resources], Resource]] = {
         lambda b: b["spec"]["template"]["spec"]["containers"][0].update(imagePullPolcy="Always")
     ),
     "RestateDeployment without namespace": on_deployment(lambda b: b["metadata"].pop("namespace")),
+    "misspelt backoffLimit": on_job(lambda b: _rename(b["spec"], "backoffLimit", "backoffLimt")),
+    "REGISTER_DEPLOYMENT as a YAML boolean": on_job(
+        lambda b: env_map(b["spec"]["template"]["spec"]["containers"][0])[
+            "LANDLORD_WORKFLOW_RESTATE_REGISTER_DEPLOYMENT"
+        ].update(value=False)
+    ),
 }
 
 
@@ -621,6 +781,70 @@ CONSISTENCY_BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
     "identity ConfigMap missing": (
         "references",
         lambda rs: rs.remove(find(rs, "ConfigMap", "landlord-restate-identity")),
+    ),
+    "register would register a deployment too": (
+        "registration",
+        lambda rs: _set_job_env(rs, "LANDLORD_WORKFLOW_RESTATE_REGISTER_DEPLOYMENT", "true"),
+    ),
+    "REGISTER_DEPLOYMENT left at its default": (
+        "registration",
+        lambda rs: _set_job_env(rs, "LANDLORD_WORKFLOW_RESTATE_REGISTER_DEPLOYMENT", None),
+    ),
+    "a DEPLOYMENT_URI of its own": (
+        "registration",
+        lambda rs: _set_job_env(
+            rs, "LANDLORD_WORKFLOW_RESTATE_DEPLOYMENT_URI", "http://landlord-services:9080"
+        ),
+    ),
+    "environment the settings loader rejects": (
+        "registration",
+        lambda rs: _set_job_env(rs, "LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM", "kubernets"),
+    ),
+    "ingress looked up in the Job's own namespace": (
+        "registration",
+        lambda rs: _set_job_env(rs, "LANDLORD_WORKFLOW_RESTATE_ENDPOINT", "http://restate:8080"),
+    ),
+    "admin endpoint on the ingress port": (
+        "registration",
+        lambda rs: _set_job_env(
+            rs, "LANDLORD_WORKFLOW_RESTATE_ADMIN_ENDPOINT", "http://restate.restate.svc:8080"
+        ),
+    ),
+    "register without --wait": (
+        "registration",
+        lambda rs: containers(find(rs, "Job", "landlord-register"))[0].update(args=["register"]),
+    ),
+    "another image than the services": (
+        "registration",
+        lambda rs: containers(find(rs, "Job", "landlord-register"))[0].update(
+            image="landlord-restate-services:0.0.9"
+        ),
+    ),
+    "gives up before the operator registers": (
+        "registration",
+        lambda rs: _job(rs)["spec"].update(backoffLimit=4),
+    ),
+    "backoffLimit left at the default (6)": (
+        "registration",
+        lambda rs: _job(rs)["spec"].pop("backoffLimit"),
+    ),
+    "deadline shorter than the retries": (
+        "registration",
+        lambda rs: _job(rs)["spec"].update(activeDeadlineSeconds=900),
+    ),
+    "registration pod without the client label": (
+        "network",
+        lambda rs: pod_template(find(rs, "Job", "landlord-register"))["metadata"]["labels"].pop(
+            "landlord.dev/restate-client"
+        ),
+    ),
+    "landlord namespace not a Restate client": (
+        "network",
+        lambda rs: (
+            find(rs, "Namespace", "landlord")
+            .body["metadata"]["labels"]
+            .pop("landlord.dev/restate-client")
+        ),
     ),
 }
 

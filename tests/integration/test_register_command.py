@@ -125,3 +125,42 @@ def test_bad_wait_is_a_usage_error(server: LocalRestateServer) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "error: --wait: must be a duration such as 30s, 5m or 1h30m"
+
+
+def test_with_register_deployment_false_only_the_definition_is_stored(
+    restate_binary: Path, tmp_path: Path
+) -> None:
+    """What the Restate operator needs: it registers the services itself, so `register` must
+    not add a second deployment — it stores the definition next to the one serving it."""
+    with LocalRestateServer(binary=restate_binary, data_dir=tmp_path / "restate") as fresh:
+        process = services(tmp_path)
+        env = environment(fresh, "http://127.0.0.1:9") | {
+            "LANDLORD_WORKFLOW_RESTATE_REGISTER_DEPLOYMENT": "false"
+        }
+        process.start()
+        try:
+            early = subprocess.run(
+                [SCRIPT, "register"], capture_output=True, text=True, env=env, timeout=60
+            )
+            assert early.returncode == 1
+            assert "no service 'TenantProvisioning' is registered" in early.stderr
+
+            registered = httpx.post(
+                f"{fresh.admin_url}/deployments", json={"uri": process.url}, timeout=30
+            )
+            assert registered.status_code == 201, registered.text
+            done = subprocess.run(
+                [SCRIPT, "register", "-o", "json"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            assert (
+                json.loads(done.stdout)["resource_ids"]["deployment_id"] == registered.json()["id"]
+            )
+            listed = httpx.get(f"{fresh.admin_url}/deployments", timeout=10).json()["deployments"]
+            assert [d["id"] for d in listed] == [registered.json()["id"]]
+        finally:
+            process.stop()
