@@ -35,6 +35,12 @@ HYPERCORN_CONFIG = "".join(f"{name} = {value}\n" for name, value in PRODUCTION_S
 # -- restate-server --------------------------------------------------------------------------
 
 
+def environment_without_settings() -> dict[str, str]:
+    """This process's environment minus every LANDLORD_* setting: a command a test runs sees
+    only the settings the test gives it."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("LANDLORD_")}
+
+
 @pytest.fixture(scope="session")
 def restate_binary() -> Path:
     """The pinned restate-server binary (installed from npm into the user cache on first use)."""

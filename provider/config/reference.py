@@ -3,6 +3,7 @@ in docs/ cannot drift from the code (a test compares them)."""
 
 from __future__ import annotations
 
+import types
 import typing
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -35,7 +36,7 @@ def _kind(annotation: Any) -> str:
     if typing.get_origin(annotation) is typing.Literal:
         return " \\| ".join(str(choice) for choice in typing.get_args(annotation))
     arguments = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if typing.get_origin(annotation) in (typing.Union, type(int | str)) and len(arguments) == 1:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(arguments) == 1:
         return _kind(arguments[0])
     if typing.get_origin(annotation) is list:
         return "list"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.containers.engine import Engine, EngineUnavailableError, ensure_engine, root_prefix
+from tests.containers.engine import Engine, EngineUnavailableError, ensure_engine
 from tests.containers.images import ImageBuildError, base_image, restate_image, services_image
 
 HERE = Path(__file__).parent
@@ -70,11 +70,13 @@ class Images:
 def images(engine: Engine, restate_binary: Path, say: Callable[[str], None]) -> Images:
     """The base, Restate and services images (made once; base and Restate kept between runs)."""
     try:
-        base = base_image(engine.client, root_prefix=root_prefix(), say=say)
+        base = base_image(engine.client, say=say)
         return Images(
             base=base,
             restate=restate_image(engine.client, binary=restate_binary, say=say),
             services=services_image(engine.client, base=base, say=say),
         )
-    except (ImageBuildError, EngineUnavailableError) as error:
+    except EngineUnavailableError as error:  # no root for debootstrap: as plain as no engine
+        pytest.skip(f"container tier skipped: cannot make the base image: {error}")
+    except ImageBuildError as error:
         pytest.fail(str(error), pytrace=False)

@@ -17,6 +17,7 @@ import docker.errors
 
 from provider.restate import RESTATE_SERVER_VERSION
 from provider.restate.binary import default_cache_dir
+from tests.containers.engine import root_prefix
 from tests.servers import REPO_ROOT
 
 __all__ = [
@@ -85,13 +86,13 @@ def _base_rootfs(tarball: Path, *, root_prefix: list[str], say: Say) -> None:
         _run([*root_prefix, "rm", "-rf", str(rootfs)], "cleanup")
 
 
-def base_image(client: Any, *, root_prefix: list[str], say: Say) -> str:
+def base_image(client: Any, *, say: Say) -> str:
     """A local Debian bookworm image with python3 (imported from a cached rootfs tarball)."""
     if _has(client, BASE_IMAGE):
         return BASE_IMAGE
     tarball = default_cache_dir() / "base-bookworm.tar"
     if not tarball.exists():
-        _base_rootfs(tarball, root_prefix=root_prefix, say=say)
+        _base_rootfs(tarball, root_prefix=root_prefix(), say=say)
     say(f"importing {tarball.name} as {BASE_IMAGE}")
     repository, tag = BASE_IMAGE.split(":")
     client.api.import_image_from_file(

@@ -22,7 +22,7 @@ import pytest
 from provider.restate.ports import free_ports
 from tests.containers.conftest import Images
 from tests.containers.engine import Engine
-from tests.servers import REPO_ROOT
+from tests.servers import REPO_ROOT, environment_without_settings
 
 SCRIPT = str(Path(sys.executable).with_name("landlord-restate"))
 UP_TIMEOUT_SECONDS = 300.0
@@ -71,7 +71,7 @@ class Stack:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The project's CLI on the host, pointed at the stack's published ports."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LANDLORD_")}
+        env = environment_without_settings()
         flags = [
             f"--workflow.restate.endpoint={self.ingress_url}",
             f"--workflow.restate.admin_endpoint={self.admin_url}",

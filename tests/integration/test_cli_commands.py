@@ -4,7 +4,6 @@ and the real tenant workflow: create, start with --watch, status, list, stop, de
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from provider.restate import LocalRestateServer
-from tests.servers import AsgiProcess
+from tests.servers import AsgiProcess, environment_without_settings
 
 SCRIPT = str(Path(sys.executable).with_name("landlord-restate"))
 
@@ -28,7 +27,7 @@ def cli(
         f"--workflow.restate.endpoint={restate_server.ingress_url}",
         f"--workflow.restate.admin_endpoint={restate_server.admin_url}",
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LANDLORD_")}
+    env = environment_without_settings()
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

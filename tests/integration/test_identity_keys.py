@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provider.restate import LocalRestateServer
 from provider.restate.identity import base58, ensure_identity_key, key_id
 from provider.restate.ports import free_port
-from tests.servers import REPO_ROOT
+from tests.servers import REPO_ROOT, environment_without_settings
 
 ServeAsgi = Callable[..., str]
 
@@ -235,7 +234,7 @@ def test_services_with_another_key_refuse_the_servers_registration(
 def test_malformed_identity_key_stops_the_services_process(tmp_path: Path, malformed: str) -> None:
     """A malformed key makes `landlord-restate serve` exit non-zero unserved, naming the setting."""
     port = free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("LANDLORD_")}
+    env = environment_without_settings()
     env |= {
         IDENTITY_KEYS_ENV: f"{key_id(Ed25519PrivateKey.generate())},{malformed}",
         STATE_DIR_ENV: str(tmp_path / "tenants"),

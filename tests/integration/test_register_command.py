@@ -4,7 +4,6 @@ Restate and the services to come up, registers once, and is safe to run again.""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from provider.restate import LocalRestateServer
-from tests.servers import AsgiProcess
+from tests.servers import AsgiProcess, environment_without_settings
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +35,7 @@ def server(
 
 def environment(server: LocalRestateServer, deployment_uri: str) -> dict[str, str]:
     """What a recipe's registration step sets: every setting through LANDLORD_* variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LANDLORD_")}
+    env = environment_without_settings()
     env |= {
         "LANDLORD_WORKFLOW_RESTATE_ENDPOINT": server.ingress_url,
         "LANDLORD_WORKFLOW_RESTATE_ADMIN_ENDPOINT": server.admin_url,

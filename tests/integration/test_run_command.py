@@ -4,7 +4,6 @@ Ctrl-C takes it all down, and a second run resumes with the same Restate data.""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import subprocess
@@ -18,6 +17,7 @@ import psutil
 import pytest
 
 from provider.restate.ports import free_ports
+from tests.servers import environment_without_settings
 
 READY_LINE = "Press Ctrl-C to stop."
 DEADLINE_SECONDS = 90.0
@@ -58,7 +58,7 @@ class RunCommand:
                 cwd=self.work_dir,
                 stdout=out,
                 stderr=err,
-                env={k: v for k, v in os.environ.items() if not k.startswith("LANDLORD_")},
+                env=environment_without_settings(),
             )
         return self.process
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import time
 import uuid
@@ -27,6 +26,7 @@ from provider.config import RestateSettings, load_settings
 from provider.http_process import HttpProcess, HttpProcessError
 from provider.restate import LocalRestateServer, RestateProvider, RestateServerStartError
 from provider.restate.ports import free_port, free_ports
+from tests.servers import environment_without_settings
 
 from .self_hosted import (
     CLUSTER_TOML,
@@ -224,9 +224,7 @@ def cluster(restate_binary: Path, tmp_path: Path) -> Iterator[SelfHostedCluster]
     serve = installed(exec_start("landlord-services.service"), restate_binary=restate_binary)
     assert serve[1:3] == ["serve", "--bind"], serve
     serve[3] = f"127.0.0.1:{services_port}"  # the unit binds 0.0.0.0:9080
-    process_env = {
-        name: value for name, value in os.environ.items() if not name.startswith("LANDLORD_")
-    }
+    process_env = environment_without_settings()
     services = HttpProcess(
         name="landlord-services",
         command=serve,

@@ -3,7 +3,6 @@ failure happen and checks that the page still shows its message word for word.""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from provider.restate import (
     RestateServerStartError,
     ensure_restate_server,
 )
-from tests.servers import REPO_ROOT
+from tests.servers import REPO_ROOT, environment_without_settings
 
 PAGE = (REPO_ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
 SCRIPT = str(Path(sys.executable).with_name("landlord-restate"))
@@ -28,7 +27,7 @@ NOBODY = "http://127.0.0.1:9"
 
 def last_error_line(*args: str, env: dict[str, str] | None = None) -> str:
     """Run the CLI with a clean LANDLORD_* environment; its last stderr line."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LANDLORD_")}
+    clean = environment_without_settings()
     done = subprocess.run(
         [SCRIPT, *args], capture_output=True, text=True, env=clean | (env or {}), timeout=60
     )
