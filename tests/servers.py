@@ -56,16 +56,12 @@ def restate_server(
     restate_binary: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalRestateServer]:
     """One started restate-server for the session: free ports, fresh data dir, 1 partition."""
-    server = LocalRestateServer(
+    with LocalRestateServer(
         binary=restate_binary,
         data_dir=tmp_path_factory.mktemp("restate-server"),
         partitions=1,
-    )
-    server.start()
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 # -- ASGI apps under hypercorn ---------------------------------------------------------------

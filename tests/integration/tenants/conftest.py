@@ -67,16 +67,12 @@ def replaying_server(
     restate_binary: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalRestateServer]:
     """A server forced to replay at every step (catches non-deterministic handlers)."""
-    server = LocalRestateServer(
+    with LocalRestateServer(
         binary=restate_binary,
         data_dir=tmp_path_factory.mktemp("restate-replay"),
         extra_env={"RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT": "0s"},
-    )
-    server.start()
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module", params=["normal", "always-replay"])
