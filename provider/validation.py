@@ -12,17 +12,23 @@ from ._exceptions import InvalidSpecError, Problem
 
 __all__ = [
     "EXECUTION_NAME_PATTERN",
+    "MAX_INPUT_BYTES",
     "PROVIDER_NAME_PATTERN",
+    "TENANT_ID_PATTERN",
     "WORKFLOW_ID_PATTERN",
     "invalid_spec_from",
     "problems_from",
     "validate_execution_id",
+    "validate_tenant_id",
     "validate_workflow_id",
 ]
 
 WORKFLOW_ID_PATTERN = r"^[a-z0-9-]{1,128}$"
 EXECUTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 PROVIDER_NAME_PATTERN = r"^[a-z0-9-]{1,64}$"
+TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+MAX_INPUT_BYTES = 256 * 1024
+"""The largest execution input, as compact JSON (Step Functions' limit; the services' too)."""
 _EXECUTION_ID_MAX = 512
 
 
@@ -79,6 +85,15 @@ def validate_workflow_id(workflow_id: object) -> str:
             "workflow_id", f"must match {WORKFLOW_ID_PATTERN}", subject="request"
         )
     return workflow_id
+
+
+def validate_tenant_id(tenant_id: object) -> str:
+    """Return the tenant id, or raise `InvalidSpecError` naming the rule it breaks."""
+    if not isinstance(tenant_id, str) or not re.fullmatch(TENANT_ID_PATTERN, tenant_id):
+        raise InvalidSpecError.single(
+            "tenant_id", f"must match {TENANT_ID_PATTERN}", subject="request"
+        )
+    return tenant_id
 
 
 def validate_execution_id(execution_id: object) -> str:

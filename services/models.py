@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, HttpUrl, JsonValue
 
 from provider.durations import PositiveDuration
 from provider.models import RetryPolicy, ValidatedModel
+from provider.validation import MAX_INPUT_BYTES, TENANT_ID_PATTERN
 
 __all__ = [
     "MAX_REQUEST_BYTES",
@@ -22,7 +23,7 @@ __all__ = [
     "TenantStatus",
 ]
 
-MAX_REQUEST_BYTES = 256 * 1024
+MAX_REQUEST_BYTES = MAX_INPUT_BYTES
 """Requests above this size are refused before they are parsed."""
 
 
@@ -58,7 +59,7 @@ class ProvisionRequest(ValidatedModel):
 
     _subject: ClassVar[str] = "provision request"
 
-    tenant_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    tenant_id: str = Field(pattern=TENANT_ID_PATTERN)
     tenant_uuid: str = Field(default="", max_length=64)
     operation: Operation
     desired_config: dict[str, JsonValue] = Field(default_factory=dict)

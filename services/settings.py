@@ -3,15 +3,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from provider.durations import PositiveDuration
 from provider.validation import problems_from
 
-__all__ = ["ENV_PREFIX", "ServicesConfigError", "ServicesSettings", "load_services_settings"]
+__all__ = [
+    "ENV_PREFIX",
+    "ServicesConfigError",
+    "ServicesSettings",
+    "load_services_settings",
+    "services_settings",
+]
 
 ENV_PREFIX = "LANDLORD_SERVICES_"
 
@@ -43,6 +52,12 @@ class ServicesSettings(BaseSettings):
     """Lowest level written."""
     log_format: Literal["auto", "json", "console"] = "auto"
     """auto: JSON unless writing to a terminal."""
+    retention: PositiveDuration = timedelta(days=30)
+    """How long a finished execution stays queryable (status, output, history) and its name
+    stays taken; declared on the services in code, so a re-registration keeps it."""
+    lock_grace: PositiveDuration = timedelta(seconds=60)
+    """How long after an operation's deadline its hold on the tenant lasts if it can no longer
+    release it (killed, paused); then the next operation gets the tenant."""
 
     @field_validator("identity_keys", mode="before")
     @classmethod
@@ -87,6 +102,12 @@ def _read_keys(path: Path) -> list[str]:
 def _check_keys(keys: list[str]) -> None:
     if any(not key.startswith("publickeyv1_") for key in keys):
         raise ValueError("each key must be a publickeyv1_… public key")
+
+
+@cache
+def services_settings() -> ServicesSettings:
+    """This process's settings, read once (what the handlers and backends run with)."""
+    return load_services_settings()
 
 
 def load_services_settings() -> ServicesSettings:

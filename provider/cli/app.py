@@ -17,6 +17,7 @@ from .register_cmd import register
 from .run_cmd import run
 from .serve_cmd import serve
 from .state import CliState
+from .tenant_cmd import tenant_app
 from .validate_cmd import validate
 from .workflow_cmd import workflow_app
 
@@ -37,6 +38,7 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(workflow_app, name="workflow")
 app.add_typer(execution_app, name="execution")
+app.add_typer(tenant_app, name="tenant")
 app.command()(validate)
 app.command()(run)
 app.command()(serve)

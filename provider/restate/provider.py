@@ -41,7 +41,7 @@ from ..models import (
     WorkflowSpec,
     utcnow,
 )
-from ..validation import validate_workflow_id
+from ..validation import validate_tenant_id, validate_workflow_id
 from .admin import AdminApi, sql_string
 from .definition import RestateDefinition
 from .http import RestateHttp
@@ -49,9 +49,10 @@ from .ingress import IngressApi
 from .mapping import completion_error, parse_time, state_of
 from .names import check_invocation_id, service_name_for
 
-__all__ = ["BUILTIN_WORKFLOW_ID", "DEFINITIONS_SERVICE", "RestateProvider"]
+__all__ = ["BUILTIN_WORKFLOW_ID", "DEFINITIONS_SERVICE", "LOCK_SERVICE", "RestateProvider"]
 
 DEFINITIONS_SERVICE = "WorkflowDefinitions"
+LOCK_SERVICE = "TenantLock"
 BUILTIN_WORKFLOW_ID = "tenant-provisioning"
 _ROW_COLUMNS = (
     "id, target_service_name, target_service_key, target_handler_name, status, "
@@ -449,6 +450,23 @@ class RestateProvider:
             f"ORDER BY created_at DESC LIMIT {int(limit)}"
         )
         return [self._summary(row) for row in rows]
+
+    # -- tenants -------------------------------------------------------------------------
+
+    async def unlock_tenant(self, tenant_id: str) -> str | None:
+        """Free a tenant at once: remove the operation holding it (the next in line, if any,
+        gets the tenant). Returns the execution name removed, or None when nobody held it."""
+        rows = await self.admin.query(
+            f"SELECT value_utf8 FROM state WHERE service_name = {sql_string(LOCK_SERVICE)} "
+            f"AND service_key = {sql_string(validate_tenant_id(tenant_id))} AND key = 'holder'"
+        )
+        if not rows:
+            return None
+        holder: str = json.loads(rows[0]["value_utf8"])
+        response = await self.ingress.call(LOCK_SERVICE, tenant_id, "release", holder)
+        response.raise_for_status()
+        self._log.info("tenant unlocked", tenant_id=tenant_id, execution_id=holder)
+        return holder
 
     # -- lifecycle -----------------------------------------------------------------------
 

@@ -30,9 +30,9 @@ __all__ = [
 
 
 def _local() -> ComputeBackend:
-    from ..settings import ServicesSettings
+    from ..settings import services_settings
 
-    return LocalBackend(state_dir=ServicesSettings().state_dir)
+    return LocalBackend(state_dir=services_settings().state_dir)
 
 
 def _docker() -> ComputeBackend:

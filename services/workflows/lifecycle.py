@@ -33,7 +33,7 @@ from ..models import (
     TenantStatus,
 )
 from ..saga import Saga
-from .tenant_lock import LockRequest, acquire, release
+from .tenant_lock import LockRequest, Renewal, acquire, release, renew
 
 __all__ = [
     "CANCELLED_CODE",
@@ -60,6 +60,8 @@ _CALLBACK_OPTIONS: restate.RunOptions[Any] = restate.RunOptions(
     initial_retry_interval=timedelta(milliseconds=500),
     max_retry_interval=timedelta(seconds=10),
 )
+_COMPENSATION_LEASE = timedelta(minutes=2)
+"""How long one compensation may hold the tenant past its start (its retries' whole budget)."""
 _HEALTH_FIRST_INTERVAL = timedelta(milliseconds=250)
 _HEALTH_MAX_INTERVAL = timedelta(seconds=2)
 _START_PHASE = {
@@ -134,11 +136,15 @@ class TenantOperation:
         *,
         backend: ComputeBackend,
         config: dict[str, JsonValue],
+        lock_grace: timedelta,
     ) -> None:
         self.ctx = ctx
         self.request = request
         self.backend = backend
         self.config = config
+        self.lock_grace = lock_grace
+        self.ending = False
+        """Set once the run is on its way out: from then on a stop changes nothing."""
         self.tenant = TenantRef(tenant_id=request.tenant_id, tenant_uuid=request.tenant_uuid)
         self.key = ctx.key()
         self.saga = Saga()
@@ -165,8 +171,23 @@ class TenantOperation:
 
     # -- status -------------------------------------------------------------------------
 
+    async def _await(self, future: restate.RestateDurableFuture[R]) -> R:
+        """Await a journaled future. Once the run is ending, a stop that lands meanwhile (a
+        repeated stop, or the first one after a failure) is absorbed: it cannot change an
+        outcome already decided, and must not cut the unwinding short."""
+        while self.ending:
+            try:
+                await restate.wait_completed(future)
+            except restate.TerminalError as error:
+                if not is_cancellation(error):
+                    raise
+                self.log.info("stop ignored: the operation is already ending")
+            else:
+                break
+        return await future
+
     async def _now(self) -> datetime:
-        return datetime.fromtimestamp(await self.ctx.time(), UTC)
+        return datetime.fromtimestamp(await self._await(self.ctx.time()), UTC)
 
     async def _record(
         self, type_: str, message: str = "", *, notify: bool = False, level: str = "info"
@@ -207,13 +228,15 @@ class TenantOperation:
             "event": json.loads(event.model_dump_json()),
         }
         try:
-            await self.ctx.run_typed(
-                f"notify {event.phase.value}",
-                _post_transition,
-                _CALLBACK_OPTIONS,
-                str(self.request.api_base_url),
-                body,
-                f"{self.key}:{sequence}",
+            await self._await(
+                self.ctx.run_typed(
+                    f"notify {event.phase.value}",
+                    _post_transition,
+                    _CALLBACK_OPTIONS,
+                    str(self.request.api_base_url),
+                    body,
+                    f"{self.key}:{sequence}",
+                )
             )
         except restate.TerminalError as error:
             if is_cancellation(error):
@@ -272,7 +295,7 @@ class TenantOperation:
         if future is None:
             return
         with contextlib.suppress(restate.TerminalError):
-            await future
+            await self._await(future)
 
     async def _sleep(self, delay: timedelta, activity: str) -> None:
         """A durable sleep that gives way to the deadline."""
@@ -381,25 +404,48 @@ class TenantOperation:
     # -- the whole run -------------------------------------------------------------------
 
     async def _acquire_tenant(self) -> None:
+        """Hold the tenant, waiting in line behind earlier operations; the hold is a lease that
+        ends at this run's deadline plus the grace, whatever becomes of this run."""
         awakeable_id, turn = self.ctx.awakeable(type_hint=bool)
-        request = LockRequest(holder=self.key, awakeable_id=awakeable_id)
-        if await self.ctx.object_call(acquire, key=self.request.tenant_id, arg=request):
-            return
-        await self._record("waiting", "another operation on this tenant is in progress")
-        done, _ = await restate.wait_completed(turn, self.deadline)
-        if turn not in done:
-            raise _DeadlineError("waiting for the tenant")
+        lease_until = self.status.events[0].at + self.request.timeout + self.lock_grace
+        request = LockRequest(
+            holder=self.key, awakeable_id=awakeable_id, lease_until=lease_until.timestamp()
+        )
+        if not await self.ctx.object_call(acquire, key=self.request.tenant_id, arg=request):
+            await self._record("waiting", "another operation on this tenant is in progress")
+            done, _ = await restate.wait_completed(turn, self.deadline)
+            if turn not in done:
+                raise _DeadlineError("waiting for the tenant")
 
     def _release_tenant(self) -> None:
         self.ctx.object_send(release, key=self.request.tenant_id, arg=self.key)
+
+    async def _keep_tenant(self, budget: timedelta) -> bool:
+        """Extend the lease for `budget` more; False when it ran out and the tenant may already
+        be another operation's (a run paused past its deadline and resumed)."""
+        until = await self._now() + budget
+        renewal = Renewal(holder=self.key, lease_until=until.timestamp())
+        return await self._await(
+            self.ctx.object_call(renew, key=self.request.tenant_id, arg=renewal)
+        )
 
     async def _unwind(self) -> None:
         await self._settle_in_flight()
         for compensation in self.saga.unwind():
             self.status.step = f"compensate {compensation.step}"
+            self.ctx.set(STATUS_KEY, self.status)
+            if not await self._keep_tenant(self.lock_grace + _COMPENSATION_LEASE):
+                await self._record(
+                    "compensation skipped",
+                    f"{compensation.step}: this run's hold on the tenant expired",
+                    level="error",
+                )
+                continue
             try:
-                await self.ctx.run_typed(
-                    f"compensate {compensation.step}", compensation.undo, _COMPENSATION_OPTIONS
+                await self._await(
+                    self.ctx.run_typed(
+                        f"compensate {compensation.step}", compensation.undo, _COMPENSATION_OPTIONS
+                    )
                 )
             except restate.TerminalError as error:
                 await self._record("compensation failed", error.message, level="error")
@@ -409,6 +455,7 @@ class TenantOperation:
     async def _end_badly(
         self, outcome: Literal["failed", "cancelled", "timed_out"], error: restate.TerminalError
     ) -> restate.TerminalError:
+        self.ending = True
         await self._unwind()
         self.status.outcome = outcome
         self.status.error = error.message
@@ -455,6 +502,7 @@ class TenantOperation:
             raise await self._end_badly(
                 "failed", restate.TerminalError(f"internal error: {error!r}", 500)
             ) from error
+        self.ending = True  # the work is done: a stop that lands from here on changes nothing
         self.status.outcome = "succeeded"
         self.status.step = None
         await self._transition(_END_PHASE[self.request.operation])

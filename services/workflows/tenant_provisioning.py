@@ -13,6 +13,7 @@ from provider import InvalidSpecError
 
 from ..compute import BACKENDS, ComputeConfigError, backend_for
 from ..models import MAX_REQUEST_BYTES, ProvisionRequest, ProvisionResult, TenantStatus
+from ..settings import services_settings
 from .lifecycle import STATUS_KEY, TenantOperation
 
 __all__ = ["parse_request", "run", "status", "tenant_provisioning"]
@@ -20,6 +21,7 @@ __all__ = ["parse_request", "run", "status", "tenant_provisioning"]
 tenant_provisioning = restate.Workflow(
     "TenantProvisioning",
     description="Plans, provisions, updates and deletes one tenant's compute, as a saga.",
+    journal_retention=services_settings().retention,
     # Retries here only cover the services being unreachable or crashing: steps bound their
     # own retries, and handler defects end terminally. Past this the invocation pauses, which
     # the provider reports as needing an operator, rather than looping for days.
@@ -51,7 +53,9 @@ def parse_request(raw: bytes) -> ProvisionRequest:
         raise restate.TerminalError(str(error), status_code=400) from None
 
 
-@tenant_provisioning.main(input_serde=BytesSerde(), workflow_retention=timedelta(days=1))
+@tenant_provisioning.main(
+    input_serde=BytesSerde(), workflow_retention=services_settings().retention
+)
 async def run(ctx: restate.WorkflowContext, raw: bytes) -> ProvisionResult:
     """Run one tenant operation (plan | provision | update | delete) to its end."""
     request = parse_request(raw)
@@ -66,7 +70,9 @@ async def run(ctx: restate.WorkflowContext, raw: bytes) -> ProvisionResult:
         config = backend.validate_config(request.desired_config)
     except ComputeConfigError as error:
         raise restate.TerminalError(str(error), status_code=422) from None
-    return await TenantOperation(ctx, request, backend=backend, config=config).run()
+    return await TenantOperation(
+        ctx, request, backend=backend, config=config, lock_grace=services_settings().lock_grace
+    ).run()
 
 
 @tenant_provisioning.handler()

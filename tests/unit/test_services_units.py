@@ -246,7 +246,9 @@ async def test_a_lost_connection_is_retried_by_restate_not_compensated(
     request = parse_request(
         json.dumps({"tenant_id": "acme", "operation": "provision", "compute_provider": "mock"})
     )
-    operation = TenantOperation(MagicMock(), request, backend=MagicMock(), config={})
+    operation = TenantOperation(
+        MagicMock(), request, backend=MagicMock(), config={}, lock_grace=timedelta(seconds=1)
+    )
     operation._record = AsyncMock()  # type: ignore[method-assign]
     operation._acquire_tenant = AsyncMock()  # type: ignore[method-assign]
     operation._transition = AsyncMock()  # type: ignore[method-assign]

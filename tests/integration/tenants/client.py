@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -62,6 +63,27 @@ class TenantClient:
         """Cancel gracefully (compensations run)."""
         response = self.http.patch(f"{self.admin}/invocations/{invocation_id}/cancel")
         assert response.status_code == 202, response.text
+
+    def kill(self, invocation_id: str) -> None:
+        """Kill: the invocation ends at once, running none of its code."""
+        response = self.http.patch(f"{self.admin}/invocations/{invocation_id}/kill")
+        assert response.status_code == 200, response.text
+
+    def lock_holder(self, tenant: str) -> str | None:
+        """Which execution holds the tenant, read from the lock's state (creates nothing)."""
+        rows = self.query(
+            "SELECT value_utf8 FROM state WHERE service_name = 'TenantLock' "
+            f"AND service_key = '{tenant}' AND key = 'holder'"
+        )
+        return json.loads(rows[0]["value_utf8"]) if rows else None
+
+    def journal_names(self, invocation_id: str) -> list[str]:
+        """The names of the invocation's journaled steps, in order."""
+        rows = self.query(
+            f"SELECT name FROM sys_journal WHERE id = '{invocation_id}' "
+            "AND entry_type = 'Command: Run' ORDER BY index"
+        )
+        return [str(row.get("name")) for row in rows]
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Rows of an admin SQL query."""

@@ -46,7 +46,12 @@ def start_services(work_dir: Path, state_dir: Path) -> AsgiProcess:
     services = AsgiProcess(
         app_ref=SERVICES_APP,
         work_dir=work_dir,
-        env={"LANDLORD_SERVICES_STATE_DIR": str(state_dir), "LANDLORD_SERVICES_LOG_FORMAT": "json"},
+        env={
+            "LANDLORD_SERVICES_STATE_DIR": str(state_dir),
+            "LANDLORD_SERVICES_LOG_FORMAT": "json",
+            # a lease outlives its holder's deadline by 2 s here, not the default minute
+            "LANDLORD_SERVICES_LOCK_GRACE": "2s",
+        },
     )
     services.start()
     return services
