@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 __all__ = ["Duration", "PositiveDuration", "format_duration", "parse_duration"]
 
@@ -62,10 +62,20 @@ def format_duration(value: timedelta) -> str:
     return sign + "".join(parts)
 
 
+_JSON_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^\s*([0-9]+(\.[0-9]+)?([mM][sS]|[sSmMhHdD]))+\s*$"},
+        {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*$"},
+        {"type": "number", "minimum": 0},
+    ],
+    "description": "A duration: 30s, 5m, 1h30m, 500ms, or a number of seconds.",
+}
+
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema(_JSON_SCHEMA),
 ]
 """A pydantic field type: accepts ``30m`` / seconds / timedelta, serializes to ``30m`` in JSON."""
 

@@ -6,6 +6,7 @@ Models are immutable pydantic v2 models. Constructing or validating one with bad
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -26,6 +27,7 @@ from pydantic import (
 from .durations import Duration, PositiveDuration
 from .validation import (
     EXECUTION_NAME_PATTERN,
+    MAX_INPUT_BYTES,
     PROVIDER_NAME_PATTERN,
     WORKFLOW_ID_PATTERN,
     invalid_spec_from,
@@ -42,6 +44,7 @@ __all__ = [
     "RetryPolicy",
     "ValidatedModel",
     "WorkflowSpec",
+    "input_size",
     "utcnow",
 ]
 
@@ -169,6 +172,19 @@ class ExecutionInput(ValidatedModel):
     tags: dict[str, str] = Field(default_factory=dict)
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     trigger_source: str = "api"
+
+    @field_validator("input")
+    @classmethod
+    def _not_too_large(cls, value: JsonValue) -> JsonValue:
+        size = input_size(value)
+        if size > MAX_INPUT_BYTES:
+            raise ValueError(f"is {size} bytes as JSON; the limit is {MAX_INPUT_BYTES}")
+        return value
+
+
+def input_size(value: JsonValue) -> int:
+    """The size of an input as the compact JSON sent to a workflow."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 class CreateWorkflowResult(ValidatedModel):

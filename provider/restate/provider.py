@@ -41,11 +41,12 @@ from ..models import (
     WorkflowSpec,
     utcnow,
 )
-from ..validation import validate_tenant_id, validate_workflow_id
+from ..validation import MAX_INPUT_BYTES, validate_tenant_id, validate_workflow_id
 from .admin import AdminApi, sql_string
 from .definition import RestateDefinition
 from .http import RestateHttp
 from .ingress import IngressApi
+from .input_schema import InputSchema
 from .mapping import completion_error, parse_time, state_of
 from .names import check_invocation_id, service_name_for
 
@@ -126,6 +127,7 @@ class RestateProvider:
         self.admin = AdminApi(client(settings.admin_endpoint, admin_transport))
         self._workflow_of_service: dict[str, str] = {}
         self._reports_progress: dict[str, bool] = {}
+        self._input_schemas: dict[tuple[str, str], InputSchema] = {}
         self._log = get_logger("landlord.workflow.restate")
 
     # -- definitions -----------------------------------------------------------------------
@@ -246,6 +248,7 @@ class RestateProvider:
         record = stored.json()
         self._workflow_of_service[service] = spec.workflow_id
         self._reports_progress.pop(service, None)
+        self._input_schemas.pop((service, definition.handler), None)
         return CreateWorkflowResult(
             workflow_id=spec.workflow_id,
             provider_type=self.name,
@@ -331,11 +334,39 @@ class RestateProvider:
                 )
         return payload, events
 
+    async def _input_schema(self, service: str, handler: str) -> InputSchema:
+        """The handler's published input schema (remembered; `create_workflow` refreshes it)."""
+        known = self._input_schemas.get((service, handler))
+        if known is not None:
+            return known
+        found = await self.admin.service(service)
+        if found is None:  # not registered: the send says so
+            return InputSchema(True)
+        published = {h["name"]: h.get("input_json_schema") for h in found.get("handlers", [])}
+        schema = self._input_schemas[(service, handler)] = InputSchema(published.get(handler))
+        return schema
+
+    async def _checked_body(
+        self, spec: WorkflowSpec, definition: RestateDefinition, service: str, input: ExecutionInput
+    ) -> bytes:
+        """The body to send, refused (`InvalidSpecError`) before anything is sent when it is
+        over the size limit or breaks the handler's published input schema."""
+        body = self._body(spec, definition, input)
+        if len(body) > MAX_INPUT_BYTES:
+            raise InvalidSpecError.single(
+                "input",
+                f"is {len(body)} bytes as sent; the limit is {MAX_INPUT_BYTES}",
+                subject="execution input",
+            )
+        (await self._input_schema(service, definition.handler)).check(json.loads(body))
+        return body
+
     async def start_execution(self, workflow_id: str, input: ExecutionInput) -> ExecutionResult:
         """Start the workflow keyed by the execution name; the same name and input give the
-        same execution, a different input is a conflict."""
+        same execution, a different input is a conflict. Input the handler would refuse is
+        refused here, before anything is started."""
         spec, definition, service = await self._spec_of(workflow_id)
-        body = self._body(spec, definition, input)
+        body = await self._checked_body(spec, definition, service, input)
         sent = await self.ingress.send(
             workflow_id, service, input.execution_name, definition.handler, body
         )

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import restate
+from restate.handler import TypeHint
 from restate.serde import BytesSerde
 
 from provider import InvalidSpecError
@@ -73,6 +74,18 @@ async def run(ctx: restate.WorkflowContext, raw: bytes) -> ProvisionResult:
     return await TenantOperation(
         ctx, request, backend=backend, config=config, lock_grace=services_settings().lock_grace
     ).run()
+
+
+def _publish_input_schema() -> None:
+    """`run` parses its own bytes, so that bad input gets a clear 400/413 (the SDK turns a
+    typed input's parse error into a 500), yet publishes the real `ProvisionRequest` schema:
+    the provider checks input against it before it starts anything."""
+    tenant_provisioning.handlers["run"].handler_io.input_type = TypeHint(
+        annotation=ProvisionRequest, generate_json_schema=ProvisionRequest.model_json_schema
+    )
+
+
+_publish_input_schema()
 
 
 @tenant_provisioning.handler()

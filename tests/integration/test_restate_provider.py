@@ -511,6 +511,106 @@ async def test_tenant_workflow_deadline_times_out(provider: RestateProvider) -> 
     assert _phase(status) == "failed"
 
 
+# -- bad input -------------------------------------------------------------------------------
+
+
+async def _invocations_named(provider: RestateProvider, name: str) -> list[dict[str, Any]]:
+    return await provider.admin.query(
+        f"SELECT id FROM sys_invocation WHERE target_service_key = '{name}'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "problems"),
+    [
+        ({}, ["input.tenant_id: is required", "input.operation: is required"]),
+        (
+            {"tenant_id": "acme", "operation": "explode"},
+            ["input.operation: must be one of plan, provision, update, delete"],
+        ),
+        (
+            {"tenant_id": "../../etc; rm -rf /", "operation": "provision"},
+            ["input.tenant_id: must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"],
+        ),
+        (
+            {"tenant_id": "acme", "operation": "provision", "timeout": "soon"},
+            ["input.timeout: must be a duration: 30s, 5m, 1h30m, 500ms, or a number of seconds"],
+        ),
+        (
+            {"tenant_id": "acme", "operation": "provision", "colour": "blue"},
+            ["input.colour: is not a known field"],
+        ),
+        (["acme", "provision"], ["input: must be a JSON object"]),
+    ],
+    ids=["empty", "unknown-operation", "hostile-tenant-id", "bad-duration", "extra", "array"],
+)
+async def test_bad_input_never_creates_an_execution(
+    provider: RestateProvider, payload: JsonValue, problems: list[str]
+) -> None:
+    """Input that breaks the handler's published schema is refused before anything is sent,
+    naming each field and rule; the execution name stays free for a valid start."""
+    name = _name("bad")
+    with pytest.raises(InvalidSpecError) as raised:
+        await provider.start_execution(TENANT, ExecutionInput(execution_name=name, input=payload))
+    assert [str(problem) for problem in raised.value.problems] == problems
+    assert "../../etc" not in str(raised.value)
+    assert await _invocations_named(provider, name) == []
+    started = await provider.start_execution(
+        TENANT, ExecutionInput(execution_name=name, input=_tenant())
+    )
+    assert started.message == "started"
+    assert (await _terminal(provider, started.execution_id)).state is ExecutionState.SUCCEEDED
+
+
+async def test_oversized_input_never_creates_an_execution(provider: RestateProvider) -> None:
+    """Over 256 KiB is refused: a 20 MB body before any provider sees it, and one that only
+    the spec's policy pushes over the limit by the adapter, before it is sent."""
+    name = _name("big")
+    with pytest.raises(InvalidSpecError) as huge:
+        ExecutionInput(execution_name=name, input={"blob": "x" * 20_000_000})
+    assert str(huge.value) == (
+        "invalid execution input: input: is 20000011 bytes as JSON; the limit is 262144"
+    )
+    payload = _tenant(metadata={"note": ""})
+    room = 262144 - len(json.dumps(payload, separators=(",", ":")))
+    payload["metadata"] = {"note": "x" * room}
+    at_the_limit = ExecutionInput(execution_name=name, input=payload)
+    with pytest.raises(InvalidSpecError) as sent:
+        await provider.start_execution(TENANT, at_the_limit)
+    assert "bytes as sent; the limit is 262144" in str(sent.value)
+    assert await _invocations_named(provider, name) == []
+
+
+async def test_the_tenant_workflow_publishes_its_input_schema(admin: httpx.AsyncClient) -> None:
+    """`TenantProvisioning/run` publishes the ProvisionRequest schema (not `true`)."""
+    service = (await admin.get("/services/TenantProvisioning")).json()
+    run = next(handler for handler in service["handlers"] if handler["name"] == "run")
+    schema = run["input_json_schema"]
+    assert schema["title"] == "ProvisionRequest"
+    assert schema["required"] == ["tenant_id", "operation"]
+    assert schema["additionalProperties"] is False
+
+
+async def test_retention_is_declared_in_code_and_survives_a_re_registration(
+    stack: Stack, admin: httpx.AsyncClient
+) -> None:
+    """A finished tenant execution stays queryable (and its name taken) for 30 days by
+    default; an operator's change through the admin API is undone by the next registration,
+    which is why the setting lives with the services."""
+
+    def retention() -> tuple[str, str]:
+        found = httpx.get(f"{stack.server.admin_url}/services/TenantProvisioning").json()
+        return found["workflow_completion_retention"], found["journal_retention"]
+
+    assert retention() == ("30d", "30d")
+    changed = await admin.patch("/services/TenantProvisioning", json={"journal_retention": "1h"})
+    assert changed.status_code == 200, changed.text
+    assert retention() == ("30d", "1h")
+    again = await admin.post("/deployments", json={"uri": stack.services.url, "force": True})
+    assert again.status_code in (200, 201), again.text
+    assert retention() == ("30d", "30d")
+
+
 # -- starts ----------------------------------------------------------------------------------
 
 
