@@ -18,7 +18,7 @@ from typing import Any
 import restate
 
 from services.serving import hypercorn_config, serve_until_signalled
-from services.workflows.definitions import workflow_definitions
+from services.workflows import execution_deadline, workflow_definitions
 
 __all__ = ["app", "echo"]
 
@@ -31,7 +31,7 @@ async def run(ctx: restate.WorkflowContext, payload: dict[str, Any]) -> dict[str
     return payload
 
 
-app = restate.app(services=[echo, workflow_definitions])
+app = restate.app(services=[echo, workflow_definitions, execution_deadline])
 
 
 if __name__ == "__main__":

@@ -333,6 +333,36 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def start_stack(
+    work: Path, stack: contextlib.ExitStack
+) -> tuple[LocalRestateServer, dict[str, HttpProcess]]:
+    """A restate-server (1 partition, data in `work`) and both deployments, started and
+    registered; all stopped when `stack` closes, the server first, so that hypercorn has no
+    open Restate connection to drain and exits at once."""
+    bin_dir = Path(sys.executable).parent
+    deployments = {
+        "bare": deployment("bare app", [sys.executable, "-m", "bench.bare_app"], work / "bare.log"),
+        "real": deployment(
+            "services app",
+            [str(bin_dir / "landlord-restate"), "serve", "--bind"],
+            work / "real.log",
+        ),
+    }
+    server = LocalRestateServer(
+        binary=ensure_restate_server(log=progress), data_dir=work / "restate", partitions=1
+    )
+    for app in deployments.values():
+        stack.callback(app.stop)
+    stack.callback(server.stop)
+    progress("starting restate-server")
+    server.start()
+    for app in deployments.values():
+        progress(f"starting {app.name}")
+        app.start()
+        register_deployment(server.admin_url, app.url)
+    return server, deployments
+
+
 def _terminated(_signum: int, _frame: object) -> None:
     """SIGTERM unwinds like Ctrl-C, so that every started process is stopped."""
     raise KeyboardInterrupt
@@ -342,37 +372,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Set up the server and both deployments, measure, report, and clean up every process."""
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminated)
-    bin_dir = Path(sys.executable).parent
     with (
         tempfile.TemporaryDirectory(prefix="landlord-bench-") as tmp,
         contextlib.ExitStack() as stack,
     ):
-        work = Path(tmp)
-        deployments = {
-            "bare": deployment(
-                "bare app", [sys.executable, "-m", "bench.bare_app"], work / "bare.log"
-            ),
-            "real": deployment(
-                "services app",
-                [str(bin_dir / "landlord-restate"), "serve", "--bind"],
-                work / "real.log",
-            ),
-        }
         try:
-            server = LocalRestateServer(
-                binary=ensure_restate_server(log=progress), data_dir=work / "restate", partitions=1
-            )
-            # Stopped in reverse: the server first, so that hypercorn has no open Restate
-            # connection to drain and exits at once.
-            for app in deployments.values():
-                stack.callback(app.stop)
-            stack.callback(server.stop)
-            progress("starting restate-server")
-            server.start()
-            for app in deployments.values():
-                progress(f"starting {app.name}")
-                app.start()
-                register_deployment(server.admin_url, app.url)
+            server, deployments = start_stack(Path(tmp), stack)
         except Exception as error:  # noqa: BLE001 - any setup failure ends the run the same way
             progress(f"setup failed: {error}")
             return 2

@@ -8,7 +8,7 @@ from restate._internal import IdentityKeyException
 
 from .logs import configure
 from .settings import ENV_PREFIX, ServicesConfigError, ServicesSettings, load_services_settings
-from .workflows import tenant_lock, tenant_provisioning, workflow_definitions
+from .workflows import execution_deadline, tenant_lock, tenant_provisioning, workflow_definitions
 
 __all__ = ["SERVICES", "app", "create_app"]
 
@@ -16,6 +16,7 @@ SERVICES: list[restate.Service | restate.VirtualObject | restate.Workflow] = [
     tenant_provisioning,
     tenant_lock,
     workflow_definitions,
+    execution_deadline,
 ]
 
 

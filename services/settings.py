@@ -54,7 +54,9 @@ class ServicesSettings(BaseSettings):
     """auto: JSON unless writing to a terminal."""
     retention: PositiveDuration = timedelta(days=30)
     """How long a finished execution stays queryable (status, output, history) and its name
-    stays taken; declared on the services in code, so a re-registration keeps it."""
+    stays taken; declared on the services in code, so a re-registration keeps it. A finished
+    tenant provision costs about 1.3 KiB of Restate's partition store (compressed tables,
+    measured by `python -m bench.storage`), so a million retained ones about 1.3 GB."""
     lock_grace: PositiveDuration = timedelta(seconds=60)
     """How long after an operation's deadline its hold on the tenant lasts if it can no longer
     release it (killed, paused); then the next operation gets the tenant."""

@@ -28,14 +28,22 @@ class IngressApi:
         self.http = http
 
     async def send(
-        self, workflow_id: str, service: str, key: str, handler: str, body: bytes
+        self,
+        workflow_id: str,
+        service: str,
+        key: str,
+        handler: str,
+        body: bytes,
+        *,
+        headers: dict[str, str] | None = None,
     ) -> Sent:
-        """Start `service/key/handler` without waiting (a workflow key runs at most once)."""
+        """Start `service/key/handler` without waiting (a workflow key runs at most once);
+        `headers` are journaled with the input."""
         response = await self.http.request(
             "POST",
             f"/restate/send/{service}/{key}/{handler}",
             content=body,
-            headers={"content-type": "application/json"},
+            headers={"content-type": "application/json", **(headers or {})},
             propagate_trace=True,
         )
         if response.status_code in (400, 404) and "not" in response.text:

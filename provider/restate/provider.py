@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from pydantic import JsonValue
+
+from services.contract import (
+    DEADLINE_FIRED_KEY,
+    DEADLINE_HANDLER,
+    DEADLINE_SERVICE,
+    INPUT_DIGEST_HEADER,
+    LOCK_HOLDER_KEY,
+    LOCK_SERVICE,
+)
 
 from .._exceptions import (
     ExecutionConflictError,
@@ -29,10 +39,11 @@ from .._exceptions import (
     WorkflowNotFoundError,
 )
 from ..config import RestateSettings
-from ..durations import format_duration
+from ..durations import format_duration, parse_duration
 from ..logs import get_logger
 from ..models import (
     CreateWorkflowResult,
+    ExecutionError,
     ExecutionEvent,
     ExecutionInput,
     ExecutionResult,
@@ -47,13 +58,12 @@ from .definition import RestateDefinition
 from .http import RestateHttp
 from .ingress import IngressApi
 from .input_schema import InputSchema
-from .mapping import completion_error, parse_time, state_of
+from .mapping import CANCELLED_CODE, TIMED_OUT_CODE, completion_error, parse_time, state_of
 from .names import check_invocation_id, service_name_for
 
-__all__ = ["BUILTIN_WORKFLOW_ID", "DEFINITIONS_SERVICE", "LOCK_SERVICE", "RestateProvider"]
+__all__ = ["BUILTIN_WORKFLOW_ID", "DEFINITIONS_SERVICE", "RestateProvider"]
 
 DEFINITIONS_SERVICE = "WorkflowDefinitions"
-LOCK_SERVICE = "TenantLock"
 BUILTIN_WORKFLOW_ID = "tenant-provisioning"
 _ROW_COLUMNS = (
     "id, target_service_name, target_service_key, target_handler_name, status, "
@@ -61,12 +71,21 @@ _ROW_COLUMNS = (
     "last_failure_error_code, created_at, running_at, completed_at, modified_at, "
     "next_retry_at, pinned_deployment_id, journal_size"
 )
+_DEADLINE_FIRED = (
+    f"id IN (SELECT service_key FROM state WHERE service_name = '{DEADLINE_SERVICE}' "
+    f"AND key = '{DEADLINE_FIRED_KEY}')"
+)
 _STATE_FILTERS = {
     ExecutionState.PENDING: "status IN ('pending', 'scheduled', 'ready', 'inboxed')",
     ExecutionState.RUNNING: "status IN ('running', 'backing-off', 'suspended', 'paused')",
     ExecutionState.SUCCEEDED: "status = 'completed' AND completion_result = 'success'",
-    ExecutionState.CANCELLED: "status = 'completed' AND completion_failure LIKE '[409]%'",
-    ExecutionState.TIMED_OUT: "status = 'completed' AND completion_failure LIKE '[408]%'",
+    ExecutionState.CANCELLED: (
+        f"status = 'completed' AND completion_failure LIKE '[409]%' AND NOT {_DEADLINE_FIRED}"
+    ),
+    ExecutionState.TIMED_OUT: (
+        "status = 'completed' AND (completion_failure LIKE '[408]%' "
+        f"OR (completion_failure LIKE '[409]%' AND {_DEADLINE_FIRED}))"
+    ),
     ExecutionState.FAILED: (
         "status = 'completed' AND completion_result = 'failure' "
         "AND completion_failure NOT LIKE '[409]%' AND completion_failure NOT LIKE '[408]%'"
@@ -92,6 +111,12 @@ def _differs(discovered: Mapping[str, Any], current: Mapping[str, Any] | None) -
         for name, handler in found.items()
         for key, value in handler.items()
     )
+
+
+def _digest(value: JsonValue) -> str:
+    """The digest of an input as the caller gave it (key order does not matter)."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _payload(raw: bytes) -> JsonValue:
@@ -312,18 +337,24 @@ class RestateProvider:
                 return rows[0] if rows else None
             await asyncio.sleep(0.02)
 
-    async def _journal(self, invocation_id: str) -> tuple[JsonValue, list[ExecutionEvent]]:
+    async def _journal(
+        self, invocation_id: str
+    ) -> tuple[JsonValue, dict[str, str], list[ExecutionEvent]]:
+        """The input (payload and headers) and the journal's commands as history."""
         rows = await self.admin.query(
             "SELECT index, entry_type, name, appended_at, "
             "CASE WHEN index = 0 THEN entry_json END AS input_json FROM sys_journal "
             f"WHERE id = {sql_string(invocation_id)} ORDER BY index"
         )
         payload: JsonValue = None
+        headers: dict[str, str] = {}
         events = []
         for row in rows:
             if row.get("input_json"):
-                raw = json.loads(row["input_json"])["Command"]["Input"]["payload"]
+                entry = json.loads(row["input_json"])["Command"]["Input"]
+                raw = entry["payload"]
                 payload = _payload(bytes(raw)) if raw else None
+                headers = {h["name"]: h["value"] for h in entry.get("headers", [])}
             if str(row.get("entry_type", "")).startswith("Command"):
                 events.append(
                     ExecutionEvent(
@@ -332,7 +363,7 @@ class RestateProvider:
                         details={"index": row.get("index"), "name": row.get("name") or None},
                     )
                 )
-        return payload, events
+        return payload, headers, events
 
     async def _input_schema(self, service: str, handler: str) -> InputSchema:
         """The handler's published input schema (remembered; `create_workflow` refreshes it)."""
@@ -367,15 +398,27 @@ class RestateProvider:
         refused here, before anything is started."""
         spec, definition, service = await self._spec_of(workflow_id)
         body = await self._checked_body(spec, definition, service, input)
+        digest = _digest(input.input)
         sent = await self.ingress.send(
-            workflow_id, service, input.execution_name, definition.handler, body
+            workflow_id,
+            service,
+            input.execution_name,
+            definition.handler,
+            body,
+            headers={INPUT_DIGEST_HEADER: digest},
         )
         if sent.previously_accepted:
-            original, _ = await self._journal(sent.invocation_id)
-            if original is not None and original != json.loads(body):
+            original, headers, _ = await self._journal(sent.invocation_id)
+            same = (
+                headers[INPUT_DIGEST_HEADER] == digest
+                if INPUT_DIGEST_HEADER in headers  # else started by hand through the ingress
+                else original is None or original == json.loads(body)
+            )
+            if not same:
                 raise ExecutionConflictError(
                     workflow_id, input.execution_name, execution_id=sent.invocation_id
                 )
+        await self._arm_deadline(sent.invocation_id, self._deadline(spec, definition, input))
         row = await self._row(sent.invocation_id, wait=True)
         state = state_of(row)[0] if row else ExecutionState.PENDING
         return ExecutionResult(
@@ -387,11 +430,69 @@ class RestateProvider:
             message="already started" if sent.previously_accepted else "started",
         )
 
+    def _deadline(
+        self, spec: WorkflowSpec, definition: RestateDefinition, input: ExecutionInput
+    ) -> timedelta:
+        """When Restate is to cancel the execution: the spec's timeout; when the handler was
+        handed a timeout in its input (and so should end itself first), that one plus the
+        grace."""
+        timeout = spec.timeout or self.settings.timeout
+        if not (definition.pass_policy and isinstance(input.input, dict)):
+            return timeout
+        given = input.input.get("timeout")
+        with contextlib.suppress(ValueError):  # the schema let it through: the handler decides
+            timeout = parse_duration(given) if given is not None else timeout
+        return timeout + self.settings.deadline_grace
+
+    async def _arm_deadline(self, invocation_id: str, after: timedelta) -> None:
+        """Start the execution's `ExecutionDeadline` (keyed by its id: a retry finds it)."""
+        body = {"invocation_id": invocation_id, "timeout": format_duration(after)}
+        try:
+            await self.ingress.send(
+                DEADLINE_SERVICE,
+                DEADLINE_SERVICE,
+                invocation_id,
+                DEADLINE_HANDLER,
+                json.dumps(body).encode(),
+            )
+        except WorkflowNotFoundError:
+            raise ProviderUnavailableError(
+                self.settings.endpoint,
+                reason=f"{DEADLINE_SERVICE} is not registered (register the landlord services)",
+            ) from None
+
+    async def _deadlines_fired(self, rows: list[dict[str, Any]]) -> dict[str, str]:
+        """For the rows that ended cancelled: which were cancelled by their deadline, and its
+        timeout."""
+        cancelled = [
+            str(row["id"])
+            for row in rows
+            if str(row.get("completion_failure") or "").startswith(f"[{CANCELLED_CODE}]")
+        ]
+        if not cancelled:
+            return {}
+        ids = ", ".join(sql_string(check_invocation_id(i)) for i in cancelled)
+        marks = await self.admin.query(
+            f"SELECT service_key, value_utf8 FROM state WHERE service_name = "
+            f"{sql_string(DEADLINE_SERVICE)} AND key = {sql_string(DEADLINE_FIRED_KEY)} "
+            f"AND service_key IN ({ids})"
+        )
+        return {str(m["service_key"]): json.loads(m["value_utf8"]) for m in marks}
+
     def _workflow_for(self, service: str) -> str:
         return self._workflow_of_service.get(service) or _kebab(service)
 
-    def _summary(self, row: dict[str, Any]) -> ExecutionStatus:
+    def _summary(self, row: dict[str, Any], *, deadline: str | None = None) -> ExecutionStatus:
+        """The row as a status; `deadline`: the timeout after which its deadline cancelled it."""
         state, sub_state = state_of(row)
+        error = completion_error(row)
+        if deadline is not None:
+            state = ExecutionState.TIMED_OUT
+            error = ExecutionError(
+                code=TIMED_OUT_CODE,
+                message=f"timed out after {deadline}: cancelled at its deadline",
+                failed_at=parse_time(row.get("completed_at")),
+            )
         return ExecutionStatus(
             execution_id=row["id"],
             workflow_id=self._workflow_for(str(row.get("target_service_name"))),
@@ -399,7 +500,7 @@ class RestateProvider:
             state=state,
             start_time=parse_time(row.get("created_at")),
             stop_time=parse_time(row.get("completed_at")),
-            error=completion_error(row),
+            error=error,
             metadata={
                 "sub_state": sub_state,
                 "retry_count": row.get("retry_count", 0),
@@ -446,8 +547,8 @@ class RestateProvider:
             raise ExecutionNotFoundError(execution_id)
         if str(row.get("target_service_name")) not in self._workflow_of_service:
             await self._owners()  # another process may have created the workflow
-        status = self._summary(row)
-        payload, journal = await self._journal(execution_id)
+        status = self._summary(row, deadline=(await self._deadlines_fired([row])).get(row["id"]))
+        payload, _, journal = await self._journal(execution_id)
         output: JsonValue = None
         if status.state is ExecutionState.SUCCEEDED:
             response = await self.ingress.invocation_output(execution_id)
@@ -480,7 +581,8 @@ class RestateProvider:
             f"SELECT {_ROW_COLUMNS} FROM sys_invocation WHERE {where} "
             f"ORDER BY created_at DESC LIMIT {int(limit)}"
         )
-        return [self._summary(row) for row in rows]
+        fired = await self._deadlines_fired(rows)
+        return [self._summary(row, deadline=fired.get(row["id"])) for row in rows]
 
     # -- tenants -------------------------------------------------------------------------
 
@@ -489,7 +591,8 @@ class RestateProvider:
         gets the tenant). Returns the execution name removed, or None when nobody held it."""
         rows = await self.admin.query(
             f"SELECT value_utf8 FROM state WHERE service_name = {sql_string(LOCK_SERVICE)} "
-            f"AND service_key = {sql_string(validate_tenant_id(tenant_id))} AND key = 'holder'"
+            f"AND service_key = {sql_string(validate_tenant_id(tenant_id))} "
+            f"AND key = {sql_string(LOCK_HOLDER_KEY)}"
         )
         if not rows:
             return None

@@ -15,6 +15,8 @@ from datetime import timedelta
 import restate
 from pydantic import BaseModel
 
+from ..contract import LOCK_HOLDER_KEY, LOCK_SERVICE
+
 __all__ = [
     "LockRequest",
     "Renewal",
@@ -27,10 +29,10 @@ __all__ = [
 ]
 
 tenant_lock = restate.VirtualObject(
-    "TenantLock", description="Serializes operations on one tenant (keyed by tenant id)."
+    LOCK_SERVICE, description="Serializes operations on one tenant (keyed by tenant id)."
 )
 
-HOLDER_KEY = "holder"
+HOLDER_KEY = LOCK_HOLDER_KEY
 LEASE_KEY = "lease_until"
 QUEUE_KEY = "queue"
 

@@ -611,6 +611,73 @@ async def test_retention_is_declared_in_code_and_survives_a_re_registration(
     assert retention() == ("30d", "30d")
 
 
+# -- deadlines -------------------------------------------------------------------------------
+
+
+async def test_a_workflow_that_ignores_its_timeout_ends_timed_out(
+    provider: RestateProvider,
+) -> None:
+    """The spec's timeout holds for a workflow that knows nothing of deadlines: Restate
+    cancels it when the time is up, and the status says timed_out, not cancelled."""
+    spec = _spec("states-deadline", "StatesSpare4").model_copy(
+        update={"timeout": timedelta(seconds=1)}
+    )
+    await provider.create_workflow(spec)
+    execution_id = await _start(provider, spec.workflow_id, {"sleep": FOREVER})
+    status = await _terminal(provider, execution_id)
+    assert status.state is ExecutionState.TIMED_OUT
+    assert status.error is not None
+    assert (status.error.code, status.error.message) == (
+        "408",
+        "timed out after 1s: cancelled at its deadline",
+    )
+    listed = {s.execution_id: s.state for s in await provider.list_executions(spec.workflow_id)}
+    assert listed[execution_id] is ExecutionState.TIMED_OUT
+    timed_out = await provider.list_executions(spec.workflow_id, state=ExecutionState.TIMED_OUT)
+    cancelled = await provider.list_executions(spec.workflow_id, state=ExecutionState.CANCELLED)
+    assert execution_id in {s.execution_id for s in timed_out}
+    assert execution_id not in {s.execution_id for s in cancelled}
+
+
+async def test_a_stop_before_the_deadline_stays_cancelled(provider: RestateProvider) -> None:
+    """A stop is a stop even with a deadline armed; the deadline then leaves it alone."""
+    execution_id = await _start(provider, MAIN, {"sleep": FOREVER})
+    await _until(provider, execution_id, _sub_state("waiting"), "suspended")
+    await provider.stop_execution(execution_id, reason="test")
+    status = await _terminal(provider, execution_id)
+    assert status.state is ExecutionState.CANCELLED
+    deadline = await provider.ingress.http.request(
+        "GET", f"/restate/workflow/ExecutionDeadline/{execution_id}/attach"
+    )
+    assert deadline.json() is False  # it saw the execution end, and cancelled nothing
+
+
+async def test_a_retried_start_after_a_settings_change_is_the_same_execution(
+    stack: Stack, provider: RestateProvider
+) -> None:
+    """The conflict check compares what the caller sent, not a body rebuilt from settings that
+    changed between the two starts (here the default timeout the spec falls back to)."""
+    spec = _spec("states-retried", "StatesSpare5", definition={"pass_policy": True})
+    spec = spec.model_copy(update={"timeout": None})
+    await provider.create_workflow(spec)
+    name = _name("retried")
+    first = await provider.start_execution(
+        spec.workflow_id, ExecutionInput(execution_name=name, input={"sleep": 0.1})
+    )
+    changed = RestateProvider(stack.settings(timeout=timedelta(minutes=7)))
+    try:
+        again = await changed.start_execution(
+            spec.workflow_id, ExecutionInput(execution_name=name, input={"sleep": 0.1})
+        )
+        assert (again.execution_id, again.message) == (first.execution_id, "already started")
+        with pytest.raises(ExecutionConflictError):
+            await changed.start_execution(
+                spec.workflow_id, ExecutionInput(execution_name=name, input={"sleep": 0.2})
+            )
+    finally:
+        await changed.aclose()
+
+
 # -- starts ----------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import restate
 from pydantic import JsonValue
 
-from services.workflows import workflow_definitions
+from services.workflows import execution_deadline, workflow_definitions
 
 POOL = 64
 
@@ -38,5 +38,6 @@ app = restate.app(
         *_pool("ContractEcho", echo_run),
         *_pool("ContractWait", wait_run),
         workflow_definitions,
+        execution_deadline,
     ]
 )

@@ -19,7 +19,7 @@ from datetime import timedelta
 import restate
 from pydantic import JsonValue
 
-from services.workflows import workflow_definitions
+from services.workflows import execution_deadline, workflow_definitions
 
 SPARES = 6
 SUSPEND_AFTER = timedelta(milliseconds=200)
@@ -101,5 +101,6 @@ app = restate.app(
         states_pause,
         states_queue,
         workflow_definitions,
+        execution_deadline,
     ]
 )
