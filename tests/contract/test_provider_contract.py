@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -198,6 +199,31 @@ async def test_stop_twice_succeeds(provider: Provider, target: ContractTarget) -
     await provider.stop_execution(started.execution_id, "second")
     status = await provider.get_execution_status(started.execution_id)
     assert status.state is ExecutionState.CANCELLED
+
+
+async def test_stops_in_a_row_give_one_outcome(provider: Provider, target: ContractTarget) -> None:
+    """A control plane retrying its stop: any number of stops, even at once, end it cancelled."""
+    spec = await _created(provider, target, long_running=True)
+    started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    await asyncio.gather(
+        *(provider.stop_execution(started.execution_id, "retry") for _ in range(4))
+    )
+    status = await _until_terminal(provider, started.execution_id, target)
+    await provider.stop_execution(started.execution_id, "once more")
+    again = await provider.get_execution_status(started.execution_id)
+    assert status.state is again.state is ExecutionState.CANCELLED
+    assert again.stop_time == status.stop_time
+
+
+async def test_the_spec_timeout_holds(provider: Provider, target: ContractTarget) -> None:
+    """A workflow that would run forever ends timed_out at its spec's timeout."""
+    spec = target.spec(_id(), long_running=True).model_copy(
+        update={"timeout": timedelta(seconds=1)}
+    )
+    await provider.create_workflow(spec)
+    started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    status = await _until_terminal(provider, started.execution_id, target)
+    assert status.state is ExecutionState.TIMED_OUT
 
 
 async def test_delete_unknown_workflow_succeeds(provider: Provider) -> None:
