@@ -10,13 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from provider._exceptions import ExecutionConflictError
+from provider._exceptions import ExecutionConflictError, InvalidSpecError
+from provider.config import RestateSettings
 from provider.restate import (
     LocalRestateServer,
+    RestateProvider,
     RestateServerInstallError,
     RestateServerStartError,
     ensure_restate_server,
 )
+from provider.restate.input_schema import InputSchema
+from services.models import ProvisionRequest
 from tests.servers import REPO_ROOT, environment_without_settings
 
 PAGE = (REPO_ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
@@ -89,3 +93,19 @@ def test_missing_npm_is_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_the_execution_conflict_is_quoted() -> None:
     error = ExecutionConflictError("tenant-provisioning", "provision-acme", execution_id="inv_…")
     assert f"`error: {error}`" in PAGE
+
+
+def test_the_input_schema_problem_is_quoted() -> None:
+    with pytest.raises(InvalidSpecError) as raised:
+        InputSchema(ProvisionRequest.model_json_schema()).check(
+            {"tenant_id": "acme", "operation": "explode"}
+        )
+    assert f"`error: invalid {raised.value.subject}`" in PAGE
+    assert f"`{raised.value.problems[0]}`" in PAGE
+
+
+def test_the_deadline_message_is_quoted() -> None:
+    row = {"id": "inv_1", "status": "completed", "completion_result": "failure"}
+    status = RestateProvider(RestateSettings())._summary(row, deadline="30m")
+    assert status.error is not None
+    assert f"`{status.error.message}`" in PAGE
