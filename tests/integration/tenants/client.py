@@ -77,6 +77,21 @@ class TenantClient:
         )
         return json.loads(rows[0]["value_utf8"]) if rows else None
 
+    def wait_unlocked(self, *tenants: str, within: float = 60.0) -> None:
+        """Until no operation holds these tenants (the release is a one-way call: it may still
+        be on its way, or retried after a crash)."""
+        listed = ", ".join(f"'{tenant}'" for tenant in tenants)
+        deadline = time.monotonic() + within
+        while True:
+            held = self.query(
+                "SELECT service_key, value_utf8 FROM state WHERE service_name = 'TenantLock' "
+                f"AND service_key IN ({listed}) AND key = 'holder'"
+            )
+            if not held:
+                return
+            assert time.monotonic() < deadline, f"tenant locks never released: {held}"
+            time.sleep(0.05)
+
     def journal_names(self, invocation_id: str) -> list[str]:
         """The names of the invocation's journaled steps, in order."""
         rows = self.query(

@@ -42,7 +42,7 @@ def ended_cancelled_and_clean(stack: Stack, execution: str, invocation: str, ten
     assert event_types(status).count("compensated") == 1, event_types(status)
     assert compensations(stack, invocation) == ["compensate provision local"]
     assert stack.processes(tenant) == []
-    assert stack.client.lock_holder(tenant) is None
+    stack.client.wait_unlocked(tenant)
 
 
 def stop_repeatedly(stack: Stack, invocation: str, times: int) -> None:
@@ -95,7 +95,7 @@ def test_stops_during_a_timeout_keep_it_timed_out(stack: Stack, tenant: str) -> 
     assert status["outcome"] == "timed_out"
     assert compensations(stack, invocation) == ["compensate provision local"]
     assert stack.processes(tenant) == []
-    assert stack.client.lock_holder(tenant) is None
+    stack.client.wait_unlocked(tenant)
 
 
 def test_stops_before_the_first_step_leave_nothing(stack: Stack, tenant: str) -> None:
@@ -105,7 +105,7 @@ def test_stops_before_the_first_step_leave_nothing(stack: Stack, tenant: str) ->
     result = stack.client.attach(execution)
     assert result.status_code == 409, result.text
     assert stack.processes(tenant) == []
-    assert stack.client.lock_holder(tenant) is None
+    stack.client.wait_unlocked(tenant)
 
 
 def test_a_stop_after_the_end_changes_nothing(stack: Stack, tenant: str) -> None:
@@ -144,7 +144,7 @@ def test_a_killed_holder_loses_the_tenant_at_its_deadline(stack: Stack, tenant: 
     assert "waiting" in event_types(stack.client.status(execution))
     assert took < 4 + LEASE_GRACE_SECONDS + 10
     assert stack.processes(tenant) == []  # the delete found the leftover and destroyed it
-    assert stack.client.lock_holder(tenant) is None
+    stack.client.wait_unlocked(tenant)
 
 
 def test_a_killed_waiter_never_blocks_the_tenant(stack: Stack, tenant: str) -> None:
@@ -169,7 +169,7 @@ def test_a_killed_waiter_never_blocks_the_tenant(stack: Stack, tenant: str) -> N
     )
     assert deleting >= first_ended
     assert stack.processes(tenant) == []
-    assert stack.client.lock_holder(tenant) is None
+    stack.client.wait_unlocked(tenant)
 
 
 def test_a_paused_holder_loses_the_tenant_and_never_undoes_the_next_one(
@@ -201,7 +201,7 @@ def test_a_paused_holder_loses_the_tenant_and_never_undoes_the_next_one(
     assert compensations(stack, invocation) == []
     served = httpx.get(result.json()["endpoints"]["http"] + "/health", timeout=5)
     assert served.status_code == 200
-    assert stack.client.lock_holder(tenant) is None
+    stack.client.wait_unlocked(tenant)
 
 
 def unlock(stack: Stack, tenant: str) -> subprocess.CompletedProcess[str]:
@@ -234,7 +234,7 @@ def test_an_operator_frees_a_tenant_at_once(stack: Stack, tenant: str) -> None:
         0,
         f"tenant {tenant} freed: removed holder {holder}\n",
     )
-    assert stack.client.lock_holder(tenant) is None
+    stack.client.wait_unlocked(tenant)
     _, deleted, took = delete_after(stack, tenant)
     assert deleted.status_code == 200, deleted.text
     assert took < 30
