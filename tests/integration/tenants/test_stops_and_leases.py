@@ -53,12 +53,19 @@ def stop_repeatedly(stack: Stack, invocation: str, times: int) -> None:
         assert response.status_code in (202, 409), response.text
 
 
-def test_repeated_stops_mid_step_compensate_once(stack: Stack, tenant: str) -> None:
+def provisioning(stack: Stack, tenant: str, command: list[str], **fields: Any) -> tuple[str, str]:
+    """Start a provision whose tenant runs `command`; return (key, invocation id) once it is
+    waiting for the tenant to be healthy (its compute exists)."""
     execution = key(tenant, "provision")
     invocation = stack.client.send(
-        execution, request(tenant, "provision", desired_config={"command": NEVER_HEALTHY})
+        execution, request(tenant, "provision", desired_config={"command": command}, **fields)
     )
     stack.client.wait_for(execution, lambda s: (s["step"] or "").startswith("health check"))
+    return execution, invocation
+
+
+def test_repeated_stops_mid_step_compensate_once(stack: Stack, tenant: str) -> None:
+    execution, invocation = provisioning(stack, tenant, NEVER_HEALTHY)
     stop_repeatedly(stack, invocation, 5)
     result = stack.client.attach(execution)
     assert result.status_code == 409, result.text
@@ -67,11 +74,7 @@ def test_repeated_stops_mid_step_compensate_once(stack: Stack, tenant: str) -> N
 
 
 def test_stops_during_compensation_change_nothing(stack: Stack, tenant: str) -> None:
-    execution = key(tenant, "provision")
-    invocation = stack.client.send(
-        execution, request(tenant, "provision", desired_config={"command": SLOW_TO_STOP})
-    )
-    stack.client.wait_for(execution, lambda s: (s["step"] or "").startswith("health check"))
+    execution, invocation = provisioning(stack, tenant, SLOW_TO_STOP)
     stack.client.cancel(invocation)
     stack.client.wait_for(execution, lambda s: (s["step"] or "").startswith("compensate"))
     stop_repeatedly(stack, invocation, 3)
@@ -130,12 +133,7 @@ def delete_after(stack: Stack, tenant: str, **fields: Any) -> tuple[str, httpx.R
 
 
 def test_a_killed_holder_loses_the_tenant_at_its_deadline(stack: Stack, tenant: str) -> None:
-    holder = key(tenant, "provision")
-    invocation = stack.client.send(
-        holder,
-        request(tenant, "provision", desired_config={"command": NEVER_HEALTHY}, timeout="4s"),
-    )
-    stack.client.wait_for(holder, lambda s: (s["step"] or "").startswith("health check"))
+    holder, invocation = provisioning(stack, tenant, NEVER_HEALTHY, timeout="4s")
     stack.client.kill(invocation)
     assert stack.client.lock_holder(tenant) == holder
     assert len(stack.processes(tenant)) == 1  # left behind by the killed run
@@ -148,14 +146,7 @@ def test_a_killed_holder_loses_the_tenant_at_its_deadline(stack: Stack, tenant: 
 
 
 def test_a_killed_waiter_never_blocks_the_tenant(stack: Stack, tenant: str) -> None:
-    first = key(tenant, "provision")
-    stack.client.send(
-        first,
-        request(
-            tenant, "provision", desired_config={"command": NEVER_HEALTHY}, health_timeout="5s"
-        ),
-    )
-    stack.client.wait_for(first, lambda s: (s["step"] or "").startswith("health check"))
+    first, _ = provisioning(stack, tenant, NEVER_HEALTHY, health_timeout="5s")
     waiter = f"{tenant}-delete-{uuid.uuid4().hex[:6]}"
     killed = stack.client.send(waiter, request(tenant, "delete", timeout="2s"))
     stack.client.wait_for(waiter, lambda s: "waiting" in event_types(s))
@@ -177,12 +168,7 @@ def test_a_paused_holder_loses_the_tenant_and_never_undoes_the_next_one(
 ) -> None:
     if stack.mode != "normal":
         pytest.skip("a server that suspends at every step wakes a paused run at its next timer")
-    paused = key(tenant, "provision")
-    invocation = stack.client.send(
-        paused,
-        request(tenant, "provision", desired_config={"command": NEVER_HEALTHY}, timeout="3s"),
-    )
-    stack.client.wait_for(paused, lambda s: (s["step"] or "").startswith("health check"))
+    paused, invocation = provisioning(stack, tenant, NEVER_HEALTHY, timeout="3s")
     response = stack.client.http.patch(f"{stack.client.admin}/invocations/{invocation}/pause")
     assert response.status_code in (200, 202), response.text
     # The next operations get the tenant once the paused run's lease has run out: a delete
@@ -223,11 +209,7 @@ def unlock(stack: Stack, tenant: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_an_operator_frees_a_tenant_at_once(stack: Stack, tenant: str) -> None:
-    holder = key(tenant, "provision")
-    invocation = stack.client.send(
-        holder, request(tenant, "provision", desired_config={"command": NEVER_HEALTHY})
-    )
-    stack.client.wait_for(holder, lambda s: (s["step"] or "").startswith("health check"))
+    holder, invocation = provisioning(stack, tenant, NEVER_HEALTHY)
     stack.client.kill(invocation)  # its lease would last its whole 30-minute deadline
     freed = unlock(stack, tenant)
     assert (freed.returncode, freed.stdout) == (
