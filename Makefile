@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SOURCES := $(wildcard services provider tests bench deploy)
+SOURCES := $(wildcard services provider local_stack telemetry tests bench deploy)
 
 .PHONY: run test setup lint typecheck pytest test-containers restate-server clean
 
@@ -31,14 +31,14 @@ restate-server: $(STAMP)
 	@command -v npm >/dev/null 2>&1 || { \
 	  echo "installing npm (Debian package) to fetch restate-server"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq npm; }
-	@$(BIN)/python -m provider.restate >/dev/null
+	@$(BIN)/python -m local_stack >/dev/null
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check $(SOURCES)
 	$(BIN)/ruff check $(SOURCES)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy services provider
+	$(BIN)/mypy services provider local_stack telemetry bench
 
 pytest: $(STAMP) restate-server
 	$(BIN)/pytest -m "not containers"

@@ -11,19 +11,16 @@ code (validation, models, status documents, logging), not Restate's:
 - 1 awakeable, 1 object call (acquire: 1 get + 1 set), 1 object send (release: 2 gets, 1 clear),
 - 2 `run_typed` steps (provision, health check 1), each raced against the deadline.
 
-`python -m bench.bare_app HOST:PORT` serves it the way `landlord-restate serve` serves ours.
+`python -m bench.harness bench.bare_app:app HOST:PORT` serves it with the hypercorn settings
+`landlord-restate serve` uses for ours.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from datetime import timedelta
 from typing import Any
 
 import restate
-
-from services.serving import hypercorn_config, serve_until_signalled
 
 __all__ = ["app", "bare_lock", "bare_provisioning"]
 
@@ -90,9 +87,3 @@ async def run(ctx: restate.WorkflowContext, request: dict[str, Any]) -> dict[str
 
 
 app = restate.app(services=[bare_provisioning, bare_lock])
-
-
-if __name__ == "__main__":
-    asyncio.run(
-        serve_until_signalled(app, hypercorn_config(bind=sys.argv[1], app="bench.bare_app:app"))
-    )

@@ -4,8 +4,12 @@ Providers live in subpackages (`provider.mock`, and the engine adapters); config
 `provider.config`; the command line in `provider.cli`.
 """
 
+from services.contract import Duration, PositiveDuration, format_duration, parse_duration
+
 from ._exceptions import (
     AuthenticationError,
+    BackendError,
+    CallerError,
     ExecutionConflictError,
     ExecutionFailedError,
     ExecutionNotFoundError,
@@ -14,10 +18,10 @@ from ._exceptions import (
     ProviderConflictError,
     ProviderNotFoundError,
     ProviderUnavailableError,
+    UnexpectedResponseError,
     WorkflowError,
     WorkflowNotFoundError,
 )
-from .durations import Duration, PositiveDuration, format_duration, parse_duration
 from .manager import Manager
 from .models import (
     CreateWorkflowResult,
@@ -43,6 +47,8 @@ __all__ = [
     "EXECUTION_NAME_PATTERN",
     "WORKFLOW_ID_PATTERN",
     "AuthenticationError",
+    "BackendError",
+    "CallerError",
     "CreateWorkflowResult",
     "Duration",
     "ExecutionConflictError",
@@ -64,6 +70,7 @@ __all__ = [
     "ProviderUnavailableError",
     "Registry",
     "RetryPolicy",
+    "UnexpectedResponseError",
     "WorkflowError",
     "WorkflowNotFoundError",
     "WorkflowSpec",

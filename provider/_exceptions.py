@@ -1,25 +1,32 @@
-"""The workflow error tree. Every error a provider raises is one of these.
+"""The workflow error tree. Every error a provider raises is one of these; catch a branch to
+handle a category (the caller's mistake, or trouble with the backend).
 
     WorkflowError
-    ├── ProviderNotFoundError       no provider registered under that name
-    ├── ProviderConflictError       a provider with that name is already registered
-    ├── InvalidSpecError            input broke a rule; `.problems` names each field and rule
-    ├── WorkflowNotFoundError       no workflow with that id
-    ├── ExecutionNotFoundError      no execution with that id
+    ├── CallerError                 the request cannot succeed as sent; fix it, do not retry
+    │   ├── InvalidSpecError        input broke a rule; `.problems` names each field and rule
+    │   ├── WorkflowNotFoundError   no workflow with that id
+    │   ├── ExecutionNotFoundError  no execution with that id
+    │   ├── ExecutionConflictError  same execution name, different input
+    │   ├── ProviderNotFoundError   no provider registered under that name
+    │   └── ProviderConflictError   a provider with that name is already registered
     ├── ExecutionFailedError        the execution ended in failure
-    ├── ExecutionConflictError      same execution name, different input
-    ├── ProviderUnavailableError    the backend cannot be reached; names the endpoint
-    └── AuthenticationError         the backend refused the credentials
+    └── BackendError                the engine is the trouble; `.endpoint` says which
+        ├── ProviderUnavailableError    cannot be reached (after retries), or answered 5xx
+        ├── AuthenticationError         refused the credentials
+        └── UnexpectedResponseError     answered something the provider cannot use; carries
+                                        the engine's own message
 
 Messages never carry secrets: they name fields and rules, not the values of secret fields.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from services.contract import Problem, refusal
 
 __all__ = [
     "AuthenticationError",
+    "BackendError",
+    "CallerError",
     "ExecutionConflictError",
     "ExecutionFailedError",
     "ExecutionNotFoundError",
@@ -28,6 +35,7 @@ __all__ = [
     "ProviderConflictError",
     "ProviderNotFoundError",
     "ProviderUnavailableError",
+    "UnexpectedResponseError",
     "WorkflowError",
     "WorkflowNotFoundError",
 ]
@@ -37,7 +45,17 @@ class WorkflowError(Exception):
     """Base of every error raised by the workflow layer."""
 
 
-class ProviderNotFoundError(WorkflowError):
+class CallerError(WorkflowError):
+    """The request cannot succeed as it was sent (retrying it unchanged gives the same)."""
+
+
+class BackendError(WorkflowError):
+    """The workflow engine is the trouble, not the request; `endpoint` is where we called."""
+
+    endpoint: str
+
+
+class ProviderNotFoundError(CallerError):
     """No provider is registered under the requested name."""
 
     def __init__(self, name: str, *, registered: list[str]) -> None:
@@ -47,7 +65,7 @@ class ProviderNotFoundError(WorkflowError):
         super().__init__(f"workflow provider {name!r} is not registered (registered: {known})")
 
 
-class ProviderConflictError(WorkflowError):
+class ProviderConflictError(CallerError):
     """A provider with the same name is already registered."""
 
     def __init__(self, name: str) -> None:
@@ -55,18 +73,7 @@ class ProviderConflictError(WorkflowError):
         super().__init__(f"workflow provider {name!r} is already registered")
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One broken rule: the dotted field path and what the rule demands."""
-
-    field: str
-    rule: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.rule}" if self.field else self.rule
-
-
-class InvalidSpecError(WorkflowError):
+class InvalidSpecError(CallerError):
     """Input broke one or more validation rules; each is listed in `problems`."""
 
     def __init__(self, problems: list[Problem], *, subject: str = "workflow spec") -> None:
@@ -74,7 +81,7 @@ class InvalidSpecError(WorkflowError):
             raise ValueError("InvalidSpecError needs at least one problem")
         self.problems = problems
         self.subject = subject
-        super().__init__(f"invalid {subject}: " + "; ".join(str(p) for p in problems))
+        super().__init__(refusal(subject, problems))
 
     @classmethod
     def single(cls, field: str, rule: str, *, subject: str = "workflow spec") -> InvalidSpecError:
@@ -82,7 +89,7 @@ class InvalidSpecError(WorkflowError):
         return cls([Problem(field, rule)], subject=subject)
 
 
-class WorkflowNotFoundError(WorkflowError):
+class WorkflowNotFoundError(CallerError):
     """No workflow with this id exists in the provider."""
 
     def __init__(self, workflow_id: str) -> None:
@@ -90,7 +97,7 @@ class WorkflowNotFoundError(WorkflowError):
         super().__init__(f"workflow {workflow_id!r} not found")
 
 
-class ExecutionNotFoundError(WorkflowError):
+class ExecutionNotFoundError(CallerError):
     """No execution with this id exists in the provider."""
 
     def __init__(self, execution_id: str) -> None:
@@ -107,7 +114,7 @@ class ExecutionFailedError(WorkflowError):
         super().__init__(f"execution {execution_id!r} failed: [{code}] {message}")
 
 
-class ExecutionConflictError(WorkflowError):
+class ExecutionConflictError(CallerError):
     """An execution with this name already exists with a different input."""
 
     def __init__(self, workflow_id: str, execution_name: str, *, execution_id: str) -> None:
@@ -120,7 +127,7 @@ class ExecutionConflictError(WorkflowError):
         )
 
 
-class ProviderUnavailableError(WorkflowError):
+class ProviderUnavailableError(BackendError):
     """The provider's backend cannot be reached; the endpoint says where we tried."""
 
     def __init__(self, endpoint: str, *, reason: str) -> None:
@@ -129,9 +136,19 @@ class ProviderUnavailableError(WorkflowError):
         super().__init__(f"cannot reach {endpoint}: {reason}")
 
 
-class AuthenticationError(WorkflowError):
+class AuthenticationError(BackendError):
     """The backend refused our credentials (the credentials themselves are never shown)."""
 
     def __init__(self, endpoint: str, *, reason: str = "credentials were rejected") -> None:
         self.endpoint = endpoint
         super().__init__(f"authentication to {endpoint} failed: {reason}")
+
+
+class UnexpectedResponseError(BackendError):
+    """The engine answered with something the provider cannot use (an unexpected status);
+    the message carries the engine's own words."""
+
+    def __init__(self, endpoint: str, *, request: str, status: int, message: str) -> None:
+        self.endpoint = endpoint
+        self.status = status
+        super().__init__(f"{endpoint} answered {request} with {status}: {message}")

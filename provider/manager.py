@@ -13,8 +13,9 @@ from typing import Any
 
 from opentelemetry import trace
 
+from telemetry.logs import get_logger
+
 from ._exceptions import InvalidSpecError
-from .logs import get_logger
 from .models import (
     CreateWorkflowResult,
     ExecutionInput,

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
@@ -24,7 +24,9 @@ from pydantic import (
     model_validator,
 )
 
-from .durations import Duration, PositiveDuration
+from services.contract import PositiveDuration
+from services.contract import RetryPolicy as StepRetryPolicy
+
 from .validation import (
     EXECUTION_NAME_PATTERN,
     MAX_INPUT_BYTES,
@@ -112,21 +114,11 @@ class ValidatedModel(BaseModel):
             return super().model_validate_json(json_data, *args, **kwargs)
 
 
-class RetryPolicy(ValidatedModel):
-    """How a failing step or execution is retried: attempts and exponential backoff."""
+class RetryPolicy(ValidatedModel, StepRetryPolicy):
+    """How a failing step or execution is retried: attempts and exponential backoff (the
+    contract's fields and rules; a broken rule raises `InvalidSpecError`)."""
 
     _subject: ClassVar[str] = "retry policy"
-
-    max_attempts: int = Field(default=3, ge=1)
-    backoff_rate: float = Field(default=2.0, ge=1.0)
-    initial_interval: PositiveDuration = timedelta(seconds=1)
-    max_interval: Duration = timedelta(minutes=1)
-
-    @model_validator(mode="after")
-    def _ordered_intervals(self) -> Self:
-        if self.max_interval < self.initial_interval:
-            raise ValueError("max_interval must be >= initial_interval")
-        return self
 
 
 class WorkflowSpec(ValidatedModel):

@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from restate.server_context import restate_context_is_replaying
 
-from provider.logs import configure_logging
+from telemetry import configure_logging
 
 from .settings import ServicesSettings
 

@@ -1,4 +1,4 @@
-"""Serving the deployment: hypercorn with the settings Restate needs, and self-registration.
+"""Serving the deployment: hypercorn with the settings Restate needs.
 
 Restate multiplexes every invocation over one long-lived HTTP/2 connection, so hypercorn's
 defaults (close after 1,000 requests or 5 s idle, 100 streams) would fail in-flight
@@ -10,26 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import threading
-import time
-from collections.abc import Mapping
 from typing import Any
 
-import httpx
 import hypercorn.asyncio
-import stamina
 from hypercorn.config import Config
 from hypercorn.run import run
 
-from provider.logs import get_logger
+from telemetry import get_logger
 
 __all__ = [
     "APP_REF",
     "PRODUCTION_SETTINGS",
-    "RegistrationError",
     "advertised_uri",
     "hypercorn_config",
-    "register_deployment",
     "serve",
     "serve_until_signalled",
 ]
@@ -41,12 +34,7 @@ PRODUCTION_SETTINGS: dict[str, int | float] = {
     "h2_max_concurrent_streams": 1_000_000,
     "graceful_timeout": 5,
 }
-_UP_TIMEOUT_SECONDS = 60.0
 _log = get_logger("landlord.services.serving")
-
-
-class RegistrationError(RuntimeError):
-    """The Restate admin API would not take the deployment (the message says why)."""
 
 
 def hypercorn_config(*, bind: str, workers: int = 1, app: str = APP_REF) -> Config:
@@ -68,80 +56,8 @@ def advertised_uri(bind: str) -> str:
     return f"http://{host}:{port}"
 
 
-class _TransientError(Exception):
-    """A registration failure worth retrying (server unreachable or 5xx)."""
-
-
-def register_deployment(
-    admin_url: str,
-    uri: str,
-    *,
-    headers: Mapping[str, str] | None = None,
-    attempts: int = 10,
-    timeout: float = 120.0,
-) -> dict[str, Any]:
-    """Register (or re-discover, with `force`) the deployment at `uri`; retry with backoff
-    while the admin API is unreachable or failing, not when it refuses."""
-    url = admin_url.rstrip("/") + "/deployments"
-    try:
-        for attempt in stamina.retry_context(
-            on=_TransientError, attempts=attempts, timeout=timeout, wait_initial=0.2, wait_max=5.0
-        ):
-            with attempt:
-                try:
-                    response = httpx.post(
-                        url,
-                        json={"uri": uri, "force": True},
-                        headers=dict(headers or {}),
-                        timeout=30,
-                    )
-                except httpx.HTTPError as error:
-                    raise _TransientError(f"{admin_url}: {type(error).__name__}") from error
-                if response.status_code >= 500:
-                    raise _TransientError(
-                        f"{admin_url} answered {response.status_code}: {response.text[:300]}"
-                    )
-    except _TransientError as error:
-        raise RegistrationError(f"gave up registering {uri}: {error}") from None
-    if not response.is_success:
-        raise RegistrationError(
-            f"{admin_url} refused {uri}: {response.status_code} {response.text[:300]}"
-        )
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _register_when_up(admin_url: str, uri: str, headers: Mapping[str, str]) -> None:
-    deadline = time.monotonic() + _UP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{uri}/health", timeout=2).is_success:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    try:
-        body = register_deployment(admin_url, uri, headers=headers)
-    except RegistrationError as error:
-        _log.error("registration failed", admin_url=admin_url, uri=uri, reason=str(error))
-        return
-    services = [service["name"] for service in body.get("services", [])]
-    _log.info("registered", admin_url=admin_url, uri=uri, id=body.get("id"), services=services)
-
-
-def serve(
-    *,
-    bind: str,
-    workers: int = 1,
-    register: str | None = None,
-    advertise: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> int:
-    """Serve the deployment until stopped; with `register`, register it once it answers."""
-    if register:
-        uri = advertise or advertised_uri(bind)
-        threading.Thread(
-            target=_register_when_up, args=(register, uri, dict(headers or {})), daemon=True
-        ).start()
+def serve(*, bind: str, workers: int = 1) -> int:
+    """Serve the deployment until stopped (registering it is the control plane's act)."""
     _log.info("serving", bind=bind, workers=workers)
     config = hypercorn_config(bind=bind, workers=workers)
     if workers > 1:

@@ -11,8 +11,7 @@ from typing import Annotated, Literal, Self
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from provider.durations import PositiveDuration
-from provider.validation import problems_from
+from .contract import PositiveDuration, problems_from
 
 __all__ = [
     "ENV_PREFIX",

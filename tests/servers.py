@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import provider.restate
-from provider.http_process import HttpProcess, HttpProcessError
-from provider.restate import LocalRestateServer, ensure_restate_server
-from provider.restate.ports import free_port
+from local_stack import LocalRestateServer, ensure_restate_server
+from local_stack.ports import free_port
+from local_stack.processes import HttpProcess, HttpProcessError
 from services.serving import PRODUCTION_SETTINGS
 
 # provider/restate/__init__.py -> repository root (also right when this file is copied elsewhere,

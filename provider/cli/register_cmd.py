@@ -4,46 +4,20 @@ services with Restate and store the tenant workflow's definition, waiting for bo
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Annotated
 
-import stamina
 import typer
 from rich.table import Table
 
+from services.contract import format_duration, parse_duration
+
 from .._exceptions import InvalidSpecError, ProviderUnavailableError, WorkflowError
-from ..durations import format_duration, parse_duration
 from ..models import CreateWorkflowResult
-from ..restate import RestateProvider
+from ..restate import RestateProvider, register_tenant_workflow
 from .runtime import Output, console, emit, report_invalid
 from .state import fail, state_of
 
 __all__ = ["register"]
-
-_FIRST_WAIT_SECONDS = 0.5
-_LONGEST_WAIT_SECONDS = 5.0
-
-
-async def register_builtin(provider: RestateProvider, *, wait: timedelta) -> CreateWorkflowResult:
-    """Create the built-in workflow, retrying while Restate or the services cannot be reached
-    (a recipe starts all three at once) until `wait` has passed; each retry says why."""
-    retrying = stamina.retry_context(
-        on=ProviderUnavailableError,
-        attempts=None if wait > timedelta(0) else 1,
-        timeout=wait,
-        wait_initial=_FIRST_WAIT_SECONDS,
-        wait_max=_LONGEST_WAIT_SECONDS,
-        wait_jitter=0.0,
-    )
-    async for attempt in retrying:
-        with attempt:
-            try:
-                return await provider.create_workflow(provider.builtin_spec())
-            except ProviderUnavailableError as error:
-                if wait > timedelta(0):
-                    typer.echo(f"waiting (attempt {attempt.num}): {error}", err=True)
-                raise
-    raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
 
 def register(
@@ -67,7 +41,11 @@ def register(
     async def run() -> CreateWorkflowResult:
         provider = RestateProvider(settings)
         try:
-            return await register_builtin(provider, wait=patience)
+            return await register_tenant_workflow(
+                provider,
+                wait=patience,
+                on_retry=lambda n, error: typer.echo(f"waiting (attempt {n}): {error}", err=True),
+            )
         finally:
             await provider.aclose()
 

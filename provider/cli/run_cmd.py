@@ -21,20 +21,21 @@ from urllib.parse import urlsplit
 
 import typer
 
-from .._exceptions import WorkflowError
-from ..config import RestateSettings
-from ..http_process import HttpProcess, HttpProcessError
-from ..manager import Manager
-from ..models import ExecutionInput, ExecutionState
-from ..registry import Registry
-from ..restate import (
-    BUILTIN_WORKFLOW_ID,
+from local_stack import (
+    HttpProcess,
+    HttpProcessError,
     LocalRestateServer,
-    RestateProvider,
     RestateServerInstallError,
     RestateServerStartError,
     ensure_restate_server,
 )
+
+from .._exceptions import WorkflowError
+from ..config import RestateSettings
+from ..manager import Manager
+from ..models import ExecutionInput, ExecutionState
+from ..registry import Registry
+from ..restate import BUILTIN_WORKFLOW_ID, RestateProvider, register_tenant_workflow
 from .state import fail, state_of
 from .watch import watch
 
@@ -93,7 +94,7 @@ async def _serve_until_stopped(
     manager = Manager(registry, default_provider="restate")
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     try:
-        created = await provider.create_workflow(provider.builtin_spec())
+        created = await register_tenant_workflow(provider)
         typer.echo(f"registered {created.resource_ids['service']} ({created.message})")
         demo = asyncio.create_task(_run_demo(manager, "provision", stamp))
         stopped = asyncio.create_task(stop.wait())

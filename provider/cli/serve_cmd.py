@@ -1,15 +1,54 @@
-"""`landlord-restate serve`: run the Restate deployment (the tenant workflows) under hypercorn."""
+"""`landlord-restate serve`: run the Restate deployment (the tenant workflows) under hypercorn
+in this process; with `--register`, register it the way `landlord-restate register` does."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
 import typer
 
+from services.contract import parse_duration
+from telemetry import get_logger
+
+from .._exceptions import WorkflowError
+from ..config import RestateSettings
+from ..restate import RestateProvider, register_tenant_workflow
 from .state import fail, state_of
 
 __all__ = ["serve"]
+
+_log = get_logger("landlord.cli.serve")
+
+
+def _register_when_up(settings: RestateSettings, wait: timedelta) -> None:
+    """Register through the one registration path, retrying while the server comes up."""
+
+    async def register() -> None:
+        provider = RestateProvider(settings)
+        try:
+            result = await register_tenant_workflow(provider, wait=wait)
+        finally:
+            await provider.aclose()
+        _log.info(
+            "registered",
+            admin_url=settings.admin_endpoint,
+            uri=settings.deployment_uri,
+            resource_ids=result.resource_ids,
+        )
+
+    try:
+        asyncio.run(register())
+    except WorkflowError as error:
+        _log.error(
+            "registration failed",
+            admin_url=settings.admin_endpoint,
+            uri=settings.deployment_uri,
+            reason=str(error),
+        )
 
 
 def serve(
@@ -28,8 +67,12 @@ def serve(
     advertise: Annotated[
         str | None, typer.Option(help="URI Restate should call (default: from --bind).")
     ] = None,
+    register_wait: Annotated[
+        str, typer.Option(help="How long --register keeps retrying while Restate is not up.")
+    ] = "60s",
 ) -> None:
     """Serve the tenant workflows to Restate (HTTP/2 cleartext, production limits)."""
+    from services.serving import advertised_uri
     from services.serving import serve as run_server
     from services.settings import ServicesConfigError
 
@@ -46,11 +89,22 @@ def serve(
         bind = f"{parts.hostname}:{parts.port}"
     if ":" not in bind:
         raise fail(f"--bind: expected HOST:PORT, got {bind!r}")
-    headers = {}
-    if restate.auth_type == "api_key":
-        headers["Authorization"] = f"Bearer {restate.api_key.get_secret_value()}"
-    raise typer.Exit(
-        run_server(
-            bind=bind, workers=workers, register=register, advertise=advertise, headers=headers
+    try:
+        patience = parse_duration(register_wait)
+    except ValueError as error:
+        raise fail(f"--register-wait: {error}") from None
+    if register:
+        target = restate.model_copy(
+            update={
+                "admin_endpoint": register,
+                "deployment_uri": advertise or advertised_uri(bind),
+                **(
+                    {"execution_mechanism": "local"}
+                    if restate.execution_mechanism == "lambda"
+                    else {}
+                ),
+                "register_deployment": True,
+            }
         )
-    )
+        threading.Thread(target=_register_when_up, args=(target, patience), daemon=True).start()
+    raise typer.Exit(run_server(bind=bind, workers=workers))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import typer
 
+from telemetry.logs import configure_logging
+
 from ..config import ConfigError, LoadedSettings, load_settings
-from ..logs import configure_logging
 
 __all__ = ["CliState", "fail", "state_of"]
 

@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from ..durations import format_duration
+from services.contract import format_duration
+
 from .fields import env_name, leaf_keys
 
 __all__ = ["ReferenceRow", "reference_rows", "render_table"]

@@ -12,7 +12,7 @@ from pydantic import model_validator as _model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ..durations import Duration, PositiveDuration
+from services.contract import Duration, PositiveDuration
 
 __all__ = [
     "AUTH_TYPES",
@@ -97,7 +97,7 @@ class RestateSettings(_Section):
     """Deadline of one execution unless its workflow spec sets another."""
     deadline_grace: Duration = timedelta(seconds=10)
     """How long after its deadline Restate cancels an execution whose handler was handed the
-    timeout in its input (and so should end itself first); other executions get none."""
+    timeout (`pass_policy`, and so should end itself first); other executions get none."""
     retry_attempts: int = Field(default=3, ge=0, le=20)
     """Retries of a request to Restate on connection errors, 5xx and 429."""
     register_on_startup: bool = True

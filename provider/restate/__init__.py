@@ -1,15 +1,11 @@
-"""The `restate` provider, and the pinned restate-server binary with a local process runner."""
+"""The `restate` provider: the landlord workflow interface over Restate's admin API and ingress."""
 
-from .binary import RESTATE_SERVER_VERSION, RestateServerInstallError, ensure_restate_server
 from .provider import BUILTIN_WORKFLOW_ID, RestateProvider
-from .server import LocalRestateServer, RestateServerStartError
+from .registration import register_tenant_workflow, tenant_workflow_spec
 
 __all__ = [
     "BUILTIN_WORKFLOW_ID",
-    "RESTATE_SERVER_VERSION",
-    "LocalRestateServer",
     "RestateProvider",
-    "RestateServerInstallError",
-    "RestateServerStartError",
-    "ensure_restate_server",
+    "register_tenant_workflow",
+    "tenant_workflow_spec",
 ]

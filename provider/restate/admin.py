@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import re
+import json
 from typing import Any, Literal
 
-import httpx
+from pydantic import JsonValue
 
 from .._exceptions import ExecutionNotFoundError, ProviderUnavailableError
-from .http import RestateHttp
+from .http import RestateHttp, restate_message
 
 __all__ = ["AdminApi", "restate_message", "sql_string"]
-
-
-def restate_message(response: httpx.Response, *, limit: int = 400) -> str:
-    """Restate's own words from an error answer: the `message` of its JSON body (its error code
-    once, not repeated), else the body as text."""
-    try:
-        message = str(response.json()["message"])
-    except (ValueError, KeyError, TypeError):
-        return response.text[:limit]
-    code = re.match(r"(\[[A-Z]+\d+\] )\1+", message)
-    return (message[len(code.group(0)) - len(code.group(1)) :] if code else message)[:limit]
 
 
 def sql_string(value: str) -> str:
@@ -55,27 +44,27 @@ class AdminApi:
         response = await self.http.request("GET", f"/services/{name}")
         if response.status_code == 404:
             return None
-        response.raise_for_status()
+        self.http.check(response)
         body: dict[str, Any] = response.json()
         return body
 
     async def services(self) -> dict[str, dict[str, Any]]:
         """Every registered service by name (`GET /services`)."""
         response = await self.http.request("GET", "/services")
-        response.raise_for_status()
+        self.http.check(response)
         return {service["name"]: service for service in response.json()["services"]}
 
     async def set_public(self, name: str, public: bool) -> None:
         """Allow (or stop) new invocations of a service through the ingress."""
         response = await self.http.request("PATCH", f"/services/{name}", json={"public": public})
-        response.raise_for_status()
+        self.http.check(response)
 
     async def query(self, sql: str) -> list[dict[str, Any]]:
         """Rows of a SQL query over the system tables (JSON; null columns are omitted)."""
         response = await self.http.request(
             "POST", "/query", json={"query": sql}, headers={"Accept": "application/json"}
         )
-        response.raise_for_status()
+        self.http.check(response)
         rows: list[dict[str, Any]] = response.json()["rows"]
         return rows
 
@@ -87,8 +76,25 @@ class AdminApi:
             raise ExecutionNotFoundError(invocation_id)
         if response.status_code == 409:
             return "completed"
-        response.raise_for_status()
+        self.http.check(response)
         return "accepted"
+
+    async def state(self, service: str, key: str) -> dict[str, JsonValue]:
+        """The state of one object (or workflow) key, value by state key (JSON values)."""
+        rows = await self.query(
+            f"SELECT key, value_utf8 FROM state WHERE service_name = {sql_string(service)} "
+            f"AND service_key = {sql_string(key)}"
+        )
+        return {str(row["key"]): json.loads(row["value_utf8"]) for row in rows}
+
+    async def set_state(self, service: str, key: str, state: dict[str, JsonValue]) -> None:
+        """Replace the whole state of one object key (`POST /services/{service}/state`): how
+        the control plane changes a private object without any handler being public."""
+        encoded = {name: list(json.dumps(value).encode()) for name, value in state.items()}
+        response = await self.http.request(
+            "POST", f"/services/{service}/state", json={"object_key": key, "new_state": encoded}
+        )
+        self.http.check(response)
 
     async def health(self) -> bool:
         """Whether the admin API answers its health check."""

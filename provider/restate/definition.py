@@ -41,7 +41,8 @@ class RestateDefinition(BaseModel):
     handler: str = Field(default="run", pattern=HANDLER_NAME.pattern)
     deployment: Deployment | None = None
     pass_policy: bool = True
-    """Add the spec's `timeout` and `retry_policy` to an object input that lacks them."""
+    """The handler is handed the spec's timeout and retry policy (as start headers) and ends
+    itself by that timeout; the watchdog then waits a grace longer before it cancels."""
 
     @classmethod
     def parse(cls, definition: dict[str, JsonValue]) -> RestateDefinition:

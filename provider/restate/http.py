@@ -1,13 +1,16 @@
 """The transport seam: one pooled async client per Restate endpoint, made on first use.
 
 Transient failures (connection errors, timeouts, 5xx, 429) are retried with backoff
-`retry_attempts` times; 4xx never are. A server that cannot be reached becomes
-`ProviderUnavailableError` naming the endpoint; 401/403 become `AuthenticationError`.
+`retry_attempts` times; 4xx never are. A server that cannot be reached (or still answers 5xx)
+becomes `ProviderUnavailableError` naming the endpoint, with Restate's own message; 401/403
+become `AuthenticationError`; `check` turns any other unexpected answer into
+`UnexpectedResponseError`. No `httpx` exception leaves this module.
 The API key travels only in the Authorization header, never in a message or a log line.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,9 +19,20 @@ import stamina
 from opentelemetry.propagate import inject
 from pydantic import SecretStr
 
-from .._exceptions import AuthenticationError, ProviderUnavailableError
+from .._exceptions import AuthenticationError, ProviderUnavailableError, UnexpectedResponseError
 
-__all__ = ["RestateHttp"]
+__all__ = ["RestateHttp", "restate_message"]
+
+
+def restate_message(response: httpx.Response, *, limit: int = 400) -> str:
+    """Restate's own words from an error answer: the `message` of its JSON body (its error code
+    once, not repeated), else the body as text."""
+    try:
+        message = str(response.json()["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:limit]
+    code = re.match(r"(\[[A-Z]+\d+\] )\1+", message)
+    return (message[len(code.group(0)) - len(code.group(1)) :] if code else message)[:limit]
 
 
 class _TransientError(Exception):
@@ -98,12 +112,32 @@ class RestateHttp:
                     if response.status_code == 429 or (
                         retry_server_errors and response.status_code >= 500
                     ):
-                        raise _TransientError(f"answered {response.status_code}")
+                        raise _TransientError(
+                            f"answered {response.status_code}: {restate_message(response)}"
+                        )
         except _TransientError as error:
             raise ProviderUnavailableError(self.base_url, reason=str(error)) from None
         if response.status_code in (401, 403):
             raise AuthenticationError(self.base_url, reason=f"answered {response.status_code}")
         return response
+
+    def check(self, response: httpx.Response) -> httpx.Response:
+        """The response when it succeeded; else `UnexpectedResponseError` with Restate's words
+        (a 5xx that was not retried says the server is unavailable)."""
+        if response.is_success:
+            return response
+        request = f"{response.request.method} {response.request.url.path}"
+        if response.status_code >= 500:
+            raise ProviderUnavailableError(
+                self.base_url,
+                reason=f"{request} answered {response.status_code}: {restate_message(response)}",
+            )
+        raise UnexpectedResponseError(
+            self.base_url,
+            request=request,
+            status=response.status_code,
+            message=restate_message(response),
+        )
 
     async def aclose(self) -> None:
         """Close the pooled connections (a later request opens new ones)."""

@@ -48,7 +48,7 @@ class IngressApi:
         )
         if response.status_code in (400, 404) and "not" in response.text:
             raise WorkflowNotFoundError(workflow_id)
-        response.raise_for_status()
+        self.http.check(response)
         answer = response.json()
         return Sent(answer["invocationId"], answer.get("status") == "PreviouslyAccepted")
 
@@ -62,6 +62,14 @@ class IngressApi:
             else f"/restate/call/{service}/{handler}"
         )
         return await self.http.request("POST", target, json=body, propagate_trace=True)
+
+    async def resolve_awakeable(self, awakeable_id: str, value: Any) -> None:
+        """Complete an awakeable with `value` (an awakeable already completed stays as it was)."""
+        response = await self.http.request(
+            "POST", f"/restate/awakeables/{awakeable_id}/resolve", json=value
+        )
+        if response.status_code != 404:
+            self.http.check(response)
 
     async def invocation_output(self, invocation_id: str) -> httpx.Response:
         """`GET /restate/invocation/{id}/output`: 200 with the result, 470 while running."""

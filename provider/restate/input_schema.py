@@ -30,6 +30,16 @@ def _path(parts: Iterable[str | int]) -> str:
     return text
 
 
+def _description(schema: dict[str, Any]) -> str | None:
+    """What a union accepts, in words: its own description, else its one described branch (a
+    nullable field wraps the described type in another union)."""
+    if schema.get("description"):
+        return str(schema["description"]).rstrip(".")
+    branches = [b for b in schema.get("anyOf", schema.get("oneOf", [])) if isinstance(b, dict)]
+    described = [str(b["description"]).rstrip(".") for b in branches if b.get("description")]
+    return described[0] if len(described) == 1 else None
+
+
 def _problems(error: ValidationError) -> list[Problem]:
     """What one schema error says, as field + rule."""
     where, kind = _path(error.absolute_path), str(error.validator)
@@ -63,8 +73,8 @@ def _problems(error: ValidationError) -> list[Problem]:
         most = "at most" if kind.startswith("max") else "at least"
         noun = "items" if kind.endswith("Items") else "fields"
         return [Problem(where, f"must have {most} {limit} {noun}")]
-    if kind in ("anyOf", "oneOf") and schema.get("description"):
-        described = str(schema["description"]).rstrip(".")
+    described = _description(schema) if kind in ("anyOf", "oneOf") else None
+    if described:
         return [Problem(where, f"must be {described[:1].lower()}{described[1:]}")]
     return [Problem(where, f"breaks the {kind!r} rule of the handler's input schema")]
 

@@ -24,10 +24,20 @@ from services.contract import (
     DEADLINE_FIRED_KEY,
     DEADLINE_HANDLER,
     DEADLINE_SERVICE,
+    DEFINITION_KEY,
+    DEFINITIONS_SERVICE,
     INPUT_DIGEST_HEADER,
     LOCK_HOLDER_KEY,
+    LOCK_QUEUE_KEY,
     LOCK_SERVICE,
+    RETRY_POLICY_HEADER,
+    TENANT_WORKFLOW_ID,
+    TIMEOUT_HEADER,
+    StoredDefinition,
+    WaitingLine,
+    format_duration,
 )
+from telemetry.logs import get_logger
 
 from .._exceptions import (
     ExecutionConflictError,
@@ -39,8 +49,6 @@ from .._exceptions import (
     WorkflowNotFoundError,
 )
 from ..config import RestateSettings
-from ..durations import format_duration, parse_duration
-from ..logs import get_logger
 from ..models import (
     CreateWorkflowResult,
     ExecutionError,
@@ -60,11 +68,11 @@ from .ingress import IngressApi
 from .input_schema import InputSchema
 from .mapping import CANCELLED_CODE, TIMED_OUT_CODE, completion_error, parse_time, state_of
 from .names import check_invocation_id, service_name_for
+from .registration import register_tenant_workflow
 
 __all__ = ["BUILTIN_WORKFLOW_ID", "DEFINITIONS_SERVICE", "RestateProvider"]
 
-DEFINITIONS_SERVICE = "WorkflowDefinitions"
-BUILTIN_WORKFLOW_ID = "tenant-provisioning"
+BUILTIN_WORKFLOW_ID = TENANT_WORKFLOW_ID
 _ROW_COLUMNS = (
     "id, target_service_name, target_service_key, target_handler_name, status, "
     "completion_result, completion_failure, retry_count, last_failure, "
@@ -178,16 +186,45 @@ class RestateProvider:
             return target
         return {"uri": self.settings.deployment_uri}
 
+    async def _record(self, workflow_id: str) -> StoredDefinition | None:
+        """The stored definition, read from the object's state through the admin API."""
+        state = await self.admin.state(DEFINITIONS_SERVICE, workflow_id)
+        stored = state.get(DEFINITION_KEY)
+        return StoredDefinition.model_validate(stored) if stored is not None else None
+
     async def _stored(self, workflow_id: str) -> WorkflowSpec | None:
-        response = await self.ingress.call(DEFINITIONS_SERVICE, workflow_id, "get")
-        if response.status_code == 404:
+        record = await self._record(workflow_id)
+        if record is None and await self.admin.service(DEFINITIONS_SERVICE) is None:
             raise ProviderUnavailableError(
-                self.settings.endpoint,
+                self.settings.admin_endpoint,
                 reason=f"{DEFINITIONS_SERVICE} is not registered (register the landlord services)",
             )
-        response.raise_for_status()
-        stored = response.json() if response.content else None
-        return WorkflowSpec.model_validate(stored["spec"]) if stored else None
+        return WorkflowSpec.model_validate(record.spec) if record else None
+
+    async def _store(self, spec: WorkflowSpec) -> StoredDefinition:
+        """Store `spec` (the same spec keeps its revision, a changed one gets the next) and
+        wait until a read sees it."""
+        current = await self._record(spec.workflow_id)
+        document = json.loads(spec.model_dump_json())
+        if current is not None and current.spec == document:
+            return current
+        record = StoredDefinition(spec=document, revision=(current.revision if current else 0) + 1)
+        await self.admin.set_state(
+            DEFINITIONS_SERVICE, spec.workflow_id, {DEFINITION_KEY: record.model_dump(mode="json")}
+        )
+        await self._until_stored(spec.workflow_id, record)
+        return record
+
+    async def _until_stored(self, workflow_id: str, record: StoredDefinition | None) -> None:
+        """An admin state write is applied through Restate's log: poll until it is readable."""
+        deadline = time.monotonic() + _ROW_VISIBLE_WITHIN
+        while await self._record(workflow_id) != record:
+            if time.monotonic() >= deadline:
+                raise ProviderUnavailableError(
+                    self.settings.admin_endpoint,
+                    reason=f"the definition of {workflow_id!r} was written but is not visible",
+                )
+            await asyncio.sleep(0.02)
 
     async def _spec_of(self, workflow_id: str) -> tuple[WorkflowSpec, RestateDefinition, str]:
         spec = await self._stored(validate_workflow_id(workflow_id))
@@ -266,11 +303,7 @@ class RestateProvider:
             deployment = {"id": found.get("deployment_id"), "created_at": None}
         if not found.get("public", True):
             await self.admin.set_public(service, True)
-        stored = await self.ingress.call(
-            DEFINITIONS_SERVICE, spec.workflow_id, "put", json.loads(spec.model_dump_json())
-        )
-        stored.raise_for_status()
-        record = stored.json()
+        record = await self._store(spec)
         self._workflow_of_service[service] = spec.workflow_id
         self._reports_progress.pop(service, None)
         self._input_schemas.pop((service, definition.handler), None)
@@ -281,21 +314,23 @@ class RestateProvider:
                 "deployment_id": str(deployment.get("id")),
                 "service": service,
                 "service_revision": str(found.get("revision")),
-                "definition_revision": str(record["revision"]),
+                "definition_revision": str(record.revision),
             },
             created_at=parse_time(deployment.get("created_at")) or utcnow(),
-            message=f"definition revision {record['revision']}",
+            message=f"definition revision {record.revision}",
         )
 
     async def _owners(self) -> dict[str, str]:
         """Which stored workflow each Restate service belongs to (one workflow per service)."""
         rows = await self.admin.query(
             "SELECT service_key, value_utf8 FROM state WHERE service_name = "
-            f"{sql_string(DEFINITIONS_SERVICE)} AND key = 'definition'"
+            f"{sql_string(DEFINITIONS_SERVICE)} AND key = {sql_string(DEFINITION_KEY)}"
         )
         owners = {}
         for row in rows:
-            spec = WorkflowSpec.model_validate(json.loads(row["value_utf8"])["spec"])
+            spec = WorkflowSpec.model_validate(
+                StoredDefinition.model_validate_json(row["value_utf8"]).spec
+            )
             owners[self._service(spec, RestateDefinition.parse(spec.definition))] = spec.workflow_id
         self._workflow_of_service.update(owners)
         return owners
@@ -307,25 +342,21 @@ class RestateProvider:
         if spec is None:
             return
         service = self._service(spec, RestateDefinition.parse(spec.definition))
-        response = await self.ingress.call(DEFINITIONS_SERVICE, workflow_id, "drop")
-        response.raise_for_status()
+        await self.admin.set_state(DEFINITIONS_SERVICE, workflow_id, {})
+        await self._until_stored(workflow_id, None)
         if service not in await self._owners():
             await self.admin.set_public(service, False)
 
     # -- executions ----------------------------------------------------------------------
 
-    def _body(
-        self, spec: WorkflowSpec, definition: RestateDefinition, input: ExecutionInput
-    ) -> bytes:
-        """The handler input: the execution input, with the spec's timeout and retry policy
-        added to an object input that does not set them."""
-        payload: JsonValue = input.input
-        if definition.pass_policy and isinstance(payload, dict):
-            payload = dict(payload)
-            payload.setdefault("timeout", format_duration(spec.timeout or self.settings.timeout))
-            if spec.retry_policy is not None:
-                payload.setdefault("retry_policy", json.loads(spec.retry_policy.model_dump_json()))
-        return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    def _policy_headers(self, spec: WorkflowSpec, definition: RestateDefinition) -> dict[str, str]:
+        """The spec's timeout and retry policy, for a handler that takes them."""
+        if not definition.pass_policy:
+            return {}
+        headers = {TIMEOUT_HEADER: format_duration(spec.timeout or self.settings.timeout)}
+        if spec.retry_policy is not None:
+            headers[RETRY_POLICY_HEADER] = spec.retry_policy.model_dump_json()
+        return headers
 
     async def _row(self, invocation_id: str, *, wait: bool = False) -> dict[str, Any] | None:
         deadline = time.monotonic() + (_ROW_VISIBLE_WITHIN if wait else 0)
@@ -378,11 +409,11 @@ class RestateProvider:
         return schema
 
     async def _checked_body(
-        self, spec: WorkflowSpec, definition: RestateDefinition, service: str, input: ExecutionInput
+        self, definition: RestateDefinition, service: str, input: ExecutionInput
     ) -> bytes:
-        """The body to send, refused (`InvalidSpecError`) before anything is sent when it is
+        """The input as sent, refused (`InvalidSpecError`) before anything is sent when it is
         over the size limit or breaks the handler's published input schema."""
-        body = self._body(spec, definition, input)
+        body = json.dumps(input.input, sort_keys=True, separators=(",", ":")).encode()
         if len(body) > MAX_INPUT_BYTES:
             raise InvalidSpecError.single(
                 "input",
@@ -397,7 +428,7 @@ class RestateProvider:
         same execution, a different input is a conflict. Input the handler would refuse is
         refused here, before anything is started."""
         spec, definition, service = await self._spec_of(workflow_id)
-        body = await self._checked_body(spec, definition, service, input)
+        body = await self._checked_body(definition, service, input)
         digest = _digest(input.input)
         sent = await self.ingress.send(
             workflow_id,
@@ -405,7 +436,7 @@ class RestateProvider:
             input.execution_name,
             definition.handler,
             body,
-            headers={INPUT_DIGEST_HEADER: digest},
+            headers={INPUT_DIGEST_HEADER: digest, **self._policy_headers(spec, definition)},
         )
         if sent.previously_accepted:
             original, headers, _ = await self._journal(sent.invocation_id)
@@ -418,7 +449,7 @@ class RestateProvider:
                 raise ExecutionConflictError(
                     workflow_id, input.execution_name, execution_id=sent.invocation_id
                 )
-        await self._arm_deadline(sent.invocation_id, self._deadline(spec, definition, input))
+        await self._arm_deadline(sent.invocation_id, self._deadline(spec, definition))
         row = await self._row(sent.invocation_id, wait=True)
         state = state_of(row)[0] if row else ExecutionState.PENDING
         return ExecutionResult(
@@ -430,19 +461,11 @@ class RestateProvider:
             message="already started" if sent.previously_accepted else "started",
         )
 
-    def _deadline(
-        self, spec: WorkflowSpec, definition: RestateDefinition, input: ExecutionInput
-    ) -> timedelta:
-        """When Restate is to cancel the execution: the spec's timeout; when the handler was
-        handed a timeout in its input (and so should end itself first), that one plus the
-        grace."""
+    def _deadline(self, spec: WorkflowSpec, definition: RestateDefinition) -> timedelta:
+        """When Restate is to cancel the execution: the spec's timeout; for a handler that was
+        handed the timeout (and so should end itself first), a grace later."""
         timeout = spec.timeout or self.settings.timeout
-        if not (definition.pass_policy and isinstance(input.input, dict)):
-            return timeout
-        given = input.input.get("timeout")
-        with contextlib.suppress(ValueError):  # the schema let it through: the handler decides
-            timeout = parse_duration(given) if given is not None else timeout
-        return timeout + self.settings.deadline_grace
+        return timeout + self.settings.deadline_grace if definition.pass_policy else timeout
 
     async def _arm_deadline(self, invocation_id: str, after: timedelta) -> None:
         """Start the execution's `ExecutionDeadline` (keyed by its id: a retry finds it)."""
@@ -587,32 +610,31 @@ class RestateProvider:
     # -- tenants -------------------------------------------------------------------------
 
     async def unlock_tenant(self, tenant_id: str) -> str | None:
-        """Free a tenant at once: remove the operation holding it (the next in line, if any,
-        gets the tenant). Returns the execution name removed, or None when nobody held it."""
-        rows = await self.admin.query(
-            f"SELECT value_utf8 FROM state WHERE service_name = {sql_string(LOCK_SERVICE)} "
-            f"AND service_key = {sql_string(validate_tenant_id(tenant_id))} "
-            f"AND key = {sql_string(LOCK_HOLDER_KEY)}"
-        )
-        if not rows:
+        """Free a tenant at once: remove the operation holding it, through the admin API (the
+        lock is private), and tell those waiting to look again (the first in line gets the
+        tenant). Returns the execution name removed, or None when nobody held it."""
+        state = await self.admin.state(LOCK_SERVICE, validate_tenant_id(tenant_id))
+        holder = state.get(LOCK_HOLDER_KEY)
+        if not isinstance(holder, str):
             return None
-        holder: str = json.loads(rows[0]["value_utf8"])
-        response = await self.ingress.call(LOCK_SERVICE, tenant_id, "release", holder)
-        response.raise_for_status()
+        line = WaitingLine.model_validate(state.get(LOCK_QUEUE_KEY) or {})
+        kept = {LOCK_QUEUE_KEY: state[LOCK_QUEUE_KEY]} if LOCK_QUEUE_KEY in state else {}
+        await self.admin.set_state(LOCK_SERVICE, tenant_id, kept)
+        deadline = time.monotonic() + _ROW_VISIBLE_WITHIN
+        while LOCK_HOLDER_KEY in await self.admin.state(LOCK_SERVICE, tenant_id):
+            if time.monotonic() >= deadline:
+                raise ProviderUnavailableError(
+                    self.settings.admin_endpoint, reason="the unlock was written but not applied"
+                )
+            await asyncio.sleep(0.02)
+        now = time.time()
+        for waiting in line.waiting:
+            if waiting.lease_until > now:
+                await self.ingress.resolve_awakeable(waiting.awakeable_id, False)
         self._log.info("tenant unlocked", tenant_id=tenant_id, execution_id=holder)
         return holder
 
     # -- lifecycle -----------------------------------------------------------------------
-
-    def builtin_spec(self) -> WorkflowSpec:
-        """The tenant lifecycle workflow this project serves."""
-        return WorkflowSpec(
-            workflow_id=BUILTIN_WORKFLOW_ID,
-            provider_type=self.name,
-            name="Tenant provisioning",
-            definition={"service": self.settings.service_name or "TenantProvisioning"},
-            timeout=self.settings.timeout,
-        )
 
     async def start(self) -> None:
         """With `register_on_startup`, register the built-in workflow; a failure is logged
@@ -620,7 +642,7 @@ class RestateProvider:
         if not self.settings.register_on_startup:
             return
         try:
-            await self.create_workflow(self.builtin_spec())
+            await register_tenant_workflow(self)
         except WorkflowError as error:
             self._log.error(
                 "startup registration failed",

@@ -38,6 +38,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import JsonValue
 
+from telemetry.logs import get_logger
+
 from .._exceptions import (
     ExecutionConflictError,
     ExecutionNotFoundError,
@@ -47,7 +49,6 @@ from .._exceptions import (
     WorkflowNotFoundError,
 )
 from ..config.settings import StepFunctionsSettings
-from ..logs import get_logger
 from ..models import (
     CreateWorkflowResult,
     ExecutionInput,

@@ -35,15 +35,28 @@ def _local() -> ComputeBackend:
     return LocalBackend(state_dir=services_settings().state_dir)
 
 
-def _docker() -> ComputeBackend:
-    from .docker import DockerBackend
+def _extra_missing(name: str) -> ComputeConfigError:
+    """A backend whose library this install left out (it is an optional extra)."""
+    return ComputeConfigError(
+        "",
+        f"compute_provider {name!r} needs the {name!r} extra "
+        f"(pip install 'landlord-restate[{name}]')",
+    )
 
+
+def _docker() -> ComputeBackend:
+    try:
+        from .docker import DockerBackend
+    except ImportError:
+        raise _extra_missing("docker") from None
     return DockerBackend()
 
 
 def _ecs() -> ComputeBackend:
-    from .ecs import EcsBackend
-
+    try:
+        from .ecs import EcsBackend
+    except ImportError:
+        raise _extra_missing("ecs") from None
     return EcsBackend()
 
 
@@ -57,5 +70,6 @@ BACKENDS: dict[str, Callable[[], ComputeBackend]] = {
 
 @cache
 def backend_for(name: str) -> ComputeBackend:
-    """The process's backend called `name` (made on first use); unknown names raise KeyError."""
+    """The process's backend called `name` (made on first use); unknown names raise KeyError,
+    a backend whose extra is not installed `ComputeConfigError`."""
     return BACKENDS[name]()

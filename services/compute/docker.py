@@ -21,8 +21,7 @@ import docker.errors
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from provider.validation import problems_from
-
+from ..contract import problems_from
 from .protocol import ComputeConfigError, ComputeRejectedError, ComputeState, TenantRef
 
 __all__ = ["DockerBackend", "DockerConfig", "DockerUnavailableError"]

@@ -20,8 +20,7 @@ import boto3
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, ValidationError
 
-from provider.validation import problems_from
-
+from ..contract import problems_from
 from .protocol import ComputeConfigError, ComputeRejectedError, ComputeState, TenantRef
 
 if TYPE_CHECKING:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,8 +25,6 @@ from typing import Any
 import httpx
 import psutil
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
-
-from provider.restate.ports import free_port
 
 from .protocol import ComputeConfigError, ComputeState, TenantRef
 from .tenant_app import SETTINGS_ENV, TENANT_ENV
@@ -56,6 +55,14 @@ def config_error(error: ValidationError) -> ComputeConfigError:
     key = ".".join(str(part) for part in first["loc"])
     rule = "is not a known key" if first["type"] == "extra_forbidden" else first["msg"].lower()
     return ComputeConfigError(key, rule)
+
+
+def _unused_port(host: str) -> int:
+    """A port the OS reports free on `host` now (the tenant process binds it right after)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def _gone(process: psutil.Process) -> bool:
@@ -179,7 +186,7 @@ class LocalBackend:
             self._stop(processes[1:])
             return self._observe(tenant, processes[:1])
         self._stop(processes)
-        port = config.port or record.get("port") or free_port(host=self.host)
+        port = config.port or record.get("port") or _unused_port(self.host)
         self._spawn(tenant, config, int(port))
         return self._observe(tenant, self.processes(tenant))
 

@@ -10,11 +10,14 @@ nothing of deadlines, whatever their input.
 from __future__ import annotations
 
 import restate
-from pydantic import BaseModel
 
-from provider.durations import PositiveDuration, format_duration
-
-from ..contract import DEADLINE_FIRED_KEY, DEADLINE_HANDLER, DEADLINE_SERVICE
+from ..contract import (
+    DEADLINE_FIRED_KEY,
+    DEADLINE_HANDLER,
+    DEADLINE_SERVICE,
+    Deadline,
+    format_duration,
+)
 from ..settings import services_settings
 
 __all__ = ["Deadline", "execution_deadline", "watch"]
@@ -24,13 +27,6 @@ execution_deadline = restate.Workflow(
     description="Cancels an execution that outlives its deadline (keyed by invocation id).",
     journal_retention=services_settings().retention,
 )
-
-
-class Deadline(BaseModel):
-    """Which execution to watch, and for how long."""
-
-    invocation_id: str
-    timeout: PositiveDuration
 
 
 @execution_deadline.main(name=DEADLINE_HANDLER, workflow_retention=services_settings().retention)

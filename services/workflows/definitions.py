@@ -1,46 +1,24 @@
-"""`WorkflowDefinitions`: landlord workflow definitions stored durably in Restate, one virtual
-object per workflow id, so a provider can write, read back and drop them."""
+"""`WorkflowDefinitions`: landlord workflow definitions stored durably in Restate, one private
+virtual object per workflow id. The control plane writes and drops them through the admin API
+(`POST /services/WorkflowDefinitions/state`), the operator's trust boundary; nothing reachable
+through the ingress can change one."""
 
 from __future__ import annotations
 
 import restate
-from pydantic import BaseModel, JsonValue
 
-__all__ = ["StoredDefinition", "workflow_definitions"]
+from ..contract import DEFINITION_KEY, DEFINITIONS_SERVICE, StoredDefinition
+
+__all__ = ["get", "workflow_definitions"]
 
 workflow_definitions = restate.VirtualObject(
-    "WorkflowDefinitions",
-    description="Landlord workflow specs, keyed by workflow id (written by the provider).",
+    DEFINITIONS_SERVICE,
+    description="Landlord workflow specs, keyed by workflow id (written by the control plane).",
+    ingress_private=True,
 )
-
-
-class StoredDefinition(BaseModel):
-    """A workflow spec as the provider stored it, with the revision it was given."""
-
-    spec: dict[str, JsonValue]
-    revision: int = 0
-
-
-@workflow_definitions.handler()
-async def put(ctx: restate.ObjectContext, spec: dict[str, JsonValue]) -> StoredDefinition:
-    """Store `spec`; the same spec again keeps its revision, a changed one gets the next."""
-    current = await ctx.get("definition", type_hint=StoredDefinition)
-    if current is not None and current.spec == spec:
-        return current
-    stored = StoredDefinition(spec=spec, revision=(current.revision if current else 0) + 1)
-    ctx.set("definition", stored)
-    return stored
 
 
 @workflow_definitions.handler(kind="shared")
 async def get(ctx: restate.ObjectSharedContext) -> StoredDefinition | None:
-    """The stored definition, or None."""
-    return await ctx.get("definition", type_hint=StoredDefinition)
-
-
-@workflow_definitions.handler()
-async def drop(ctx: restate.ObjectContext) -> bool:
-    """Forget the definition; True when there was one."""
-    existed = await ctx.get("definition", type_hint=StoredDefinition) is not None
-    ctx.clear("definition")
-    return existed
+    """The stored definition, or None (for the deployment's own workflows)."""
+    return await ctx.get(DEFINITION_KEY, type_hint=StoredDefinition)

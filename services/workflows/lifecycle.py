@@ -20,14 +20,19 @@ import restate
 from pydantic import BaseModel, JsonValue
 from restate.server_context import DisconnectedException
 
-from provider.logs import REDACTED, get_logger
+from telemetry.logs import REDACTED, get_logger
 
 from ..compute import ComputeBackend, ComputeRejectedError, ComputeState, TenantRef
-from ..models import (
+from ..contract import (
+    CANCELLED_CODE,
+    REJECTED_CODE,
+    TENANT_WORKFLOW_ID,
+    TIMED_OUT_CODE,
     Operation,
     PlannedChange,
     ProvisionRequest,
     ProvisionResult,
+    RetryPolicy,
     StatusEvent,
     TenantPhase,
     TenantStatus,
@@ -36,8 +41,6 @@ from ..saga import Saga
 from .tenant_lock import LockRequest, Renewal, acquire, release, renew
 
 __all__ = [
-    "CANCELLED_CODE",
-    "TIMED_OUT_CODE",
     "TenantOperation",
     "is_cancellation",
     "redacted",
@@ -47,8 +50,6 @@ T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 P = ParamSpec("P")
 
-TIMED_OUT_CODE = 408
-CANCELLED_CODE = 409
 STATUS_KEY = "status"
 _COMPENSATION_OPTIONS: restate.RunOptions[Any] = restate.RunOptions(
     max_attempts=10,
@@ -111,7 +112,7 @@ def _terminal(action: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, A
         try:
             return await action(*args, **kwargs)
         except ComputeRejectedError as error:
-            raise restate.TerminalError(str(error), status_code=422) from error
+            raise restate.TerminalError(str(error), status_code=REJECTED_CODE) from error
 
     return guarded
 
@@ -136,12 +137,15 @@ class TenantOperation:
         *,
         backend: ComputeBackend,
         config: dict[str, JsonValue],
+        timeout: timedelta,
+        retry_policy: RetryPolicy,
         lock_grace: timedelta,
     ) -> None:
         self.ctx = ctx
         self.request = request
         self.backend = backend
         self.config = config
+        self.timeout = timeout
         self.lock_grace = lock_grace
         self.ending = False
         """Set once the run is on its way out: from then on a stop changes nothing."""
@@ -153,17 +157,17 @@ class TenantOperation:
             operation=request.operation,
             steps_total=_STEPS_TOTAL[request.operation],
         )
-        policy = request.retry_policy
+        policy = retry_policy
         self.step_options: restate.RunOptions[Any] = restate.RunOptions(
             max_attempts=policy.max_attempts,
             initial_retry_interval=policy.initial_interval,
             retry_interval_factor=policy.backoff_rate,
             max_retry_interval=policy.max_interval,
         )
-        self.deadline = ctx.sleep(request.timeout, name="deadline")
+        self.deadline = ctx.sleep(timeout, name="deadline")
         self.in_flight: restate.RestateDurableFuture[Any] | None = None
         self.log = get_logger("landlord.services.tenant").bind(
-            workflow_id="tenant-provisioning",
+            workflow_id=TENANT_WORKFLOW_ID,
             execution_id=self.key,
             tenant_id=request.tenant_id,
             operation=request.operation.value,
@@ -405,17 +409,25 @@ class TenantOperation:
 
     async def _acquire_tenant(self) -> None:
         """Hold the tenant, waiting in line behind earlier operations; the hold is a lease that
-        ends at this run's deadline plus the grace, whatever becomes of this run."""
-        awakeable_id, turn = self.ctx.awakeable(type_hint=bool)
-        lease_until = self.status.events[0].at + self.request.timeout + self.lock_grace
-        request = LockRequest(
-            holder=self.key, awakeable_id=awakeable_id, lease_until=lease_until.timestamp()
-        )
-        if not await self.ctx.object_call(acquire, key=self.request.tenant_id, arg=request):
-            await self._record("waiting", "another operation on this tenant is in progress")
+        ends at this run's deadline plus the grace, whatever becomes of this run. A wake-up
+        with False (an operator freed the tenant) means: ask again."""
+        lease_until = self.status.events[0].at + self.timeout + self.lock_grace
+        waiting = False
+        while True:
+            awakeable_id, turn = self.ctx.awakeable(type_hint=bool)
+            request = LockRequest(
+                holder=self.key, awakeable_id=awakeable_id, lease_until=lease_until.timestamp()
+            )
+            if await self.ctx.object_call(acquire, key=self.request.tenant_id, arg=request):
+                return
+            if not waiting:
+                waiting = True
+                await self._record("waiting", "another operation on this tenant is in progress")
             done, _ = await restate.wait_completed(turn, self.deadline)
             if turn not in done:
                 raise _DeadlineError("waiting for the tenant")
+            if await turn:
+                return
 
     def _release_tenant(self) -> None:
         self.ctx.object_send(release, key=self.request.tenant_id, arg=self.key)
@@ -478,7 +490,7 @@ class TenantOperation:
             await self._transition(_START_PHASE[self.request.operation])
             state, plan = await operations[self.request.operation]()
         except _DeadlineError as exceeded:
-            message = f"timed out after {self.request.timeout} during {exceeded.activity}"
+            message = f"timed out after {self.timeout} during {exceeded.activity}"
             raise await self._end_badly(
                 "timed_out",
                 restate.TerminalError(message, TIMED_OUT_CODE, {"outcome": "timed_out"}),

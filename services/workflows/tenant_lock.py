@@ -1,6 +1,11 @@
 """`TenantLock`: one writer per tenant. A virtual object keyed by tenant id hands the tenant to
 one workflow at a time; the others wait in line, in arrival order, on an awakeable.
 
+The object is private: only the deployment's workflows call it. An operator frees a tenant
+through the admin API instead (`landlord-restate tenant unlock`): the holder is removed from
+the state and those waiting are woken with False, which tells them to ask again; the first
+in line then gets the tenant.
+
 The tenant is held on a lease, not forever: each holder's lease ends at its own deadline plus
 a grace (`LANDLORD_SERVICES_LOCK_GRACE`), and a durable timer of the object's own frees the
 tenant then. A holder that Restate killed, or that is paused, can release nothing; the lease
@@ -15,7 +20,14 @@ from datetime import timedelta
 import restate
 from pydantic import BaseModel
 
-from ..contract import LOCK_HOLDER_KEY, LOCK_SERVICE
+from ..contract import (
+    LOCK_HOLDER_KEY,
+    LOCK_LEASE_KEY,
+    LOCK_QUEUE_KEY,
+    LOCK_SERVICE,
+    WaitingLine,
+    WaitingOperation,
+)
 
 __all__ = [
     "LockRequest",
@@ -29,21 +41,19 @@ __all__ = [
 ]
 
 tenant_lock = restate.VirtualObject(
-    LOCK_SERVICE, description="Serializes operations on one tenant (keyed by tenant id)."
+    LOCK_SERVICE,
+    description="Serializes operations on one tenant (keyed by tenant id).",
+    ingress_private=True,
 )
 
 HOLDER_KEY = LOCK_HOLDER_KEY
-LEASE_KEY = "lease_until"
-QUEUE_KEY = "queue"
+LEASE_KEY = LOCK_LEASE_KEY
+QUEUE_KEY = LOCK_QUEUE_KEY
 
-
-class LockRequest(BaseModel):
-    """Who asks (the workflow key), the awakeable to resolve when it is their turn, and when
-    their lease would end (epoch seconds: their deadline plus the grace)."""
-
-    holder: str
-    awakeable_id: str
-    lease_until: float
+LockRequest = WaitingOperation
+"""Who asks (the workflow key), the awakeable to resolve when it is their turn (True: the
+tenant is theirs; False: ask again), and when their lease would end (epoch seconds: their
+deadline plus the grace)."""
 
 
 class Renewal(BaseModel):
@@ -53,14 +63,8 @@ class Renewal(BaseModel):
     lease_until: float
 
 
-class LockQueue(BaseModel):
-    """The workflows waiting for the tenant, in arrival order."""
-
-    waiting: list[LockRequest] = []
-
-
 async def _queue(ctx: restate.ObjectContext) -> list[LockRequest]:
-    stored = await ctx.get(QUEUE_KEY, type_hint=LockQueue)
+    stored = await ctx.get(QUEUE_KEY, type_hint=WaitingLine)
     return stored.waiting if stored else []
 
 
@@ -90,7 +94,7 @@ def _hand_over(
         return None, []
     following, *rest = live
     _grant(ctx, following.holder, following.lease_until, now)
-    ctx.set(QUEUE_KEY, LockQueue(waiting=rest))
+    ctx.set(QUEUE_KEY, WaitingLine(waiting=rest))
     ctx.resolve_awakeable(following.awakeable_id, True)
     return following.holder, rest
 
@@ -103,13 +107,19 @@ async def acquire(ctx: restate.ObjectContext, request: LockRequest) -> bool:
     if current == request.holder:
         return True
     queue = await _queue(ctx)
+    if any(waiting.holder == request.holder for waiting in queue):  # woken to ask again
+        queue = [request if w.holder == request.holder else w for w in queue]
+    elif current is not None or queue:
+        queue = [*queue, request]
     if current is not None and (await ctx.get(LEASE_KEY, type_hint=float) or 0.0) <= now:
-        current, queue = _hand_over(ctx, queue, now)  # the lease ran out before its timer
+        current = None  # the lease ran out before its timer
+    if current is None and queue:  # freed while others wait: the first in line goes first
+        current, queue = _hand_over(ctx, queue, now)
+        return current == request.holder
     if current is None:
         _grant(ctx, request.holder, request.lease_until, now)
         return True
-    if all(waiting.holder != request.holder for waiting in queue):
-        ctx.set(QUEUE_KEY, LockQueue(waiting=[*queue, request]))
+    ctx.set(QUEUE_KEY, WaitingLine(waiting=queue))
     return False
 
 
@@ -118,7 +128,7 @@ async def release(ctx: restate.ObjectContext, releasing: str) -> None:
     """Give the tenant to the next in line; a waiter that gives up is taken out of the line."""
     queue = await _queue(ctx)
     if await ctx.get(HOLDER_KEY, type_hint=str) != releasing:
-        ctx.set(QUEUE_KEY, LockQueue(waiting=[w for w in queue if w.holder != releasing]))
+        ctx.set(QUEUE_KEY, WaitingLine(waiting=[w for w in queue if w.holder != releasing]))
         return
     _hand_over(ctx, queue, await ctx.time())
 

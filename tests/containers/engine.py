@@ -18,7 +18,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from provider.restate.binary import default_cache_dir
+from local_stack.install import default_cache_dir
 
 __all__ = ["Engine", "EngineUnavailableError", "ensure_engine", "root_prefix"]
 

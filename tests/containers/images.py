@@ -15,8 +15,8 @@ from typing import Any
 
 import docker.errors
 
-from provider.restate import RESTATE_SERVER_VERSION
-from provider.restate.binary import default_cache_dir
+from local_stack import RESTATE_SERVER_VERSION
+from local_stack.install import default_cache_dir
 from tests.containers.engine import root_prefix
 from tests.servers import REPO_ROOT
 

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from provider.restate.ports import free_ports
+from local_stack.ports import free_ports
 from tests.containers.conftest import Images
 from tests.containers.engine import Engine
 from tests.servers import REPO_ROOT, environment_without_settings

@@ -15,11 +15,12 @@ import pytest
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
+from local_stack import LocalRestateServer
 from provider import Provider, WorkflowSpec
 from provider.config import RestateSettings
 from provider.config.settings import StepFunctionsSettings
 from provider.mock import MockBehavior, MockProvider
-from provider.restate import LocalRestateServer, RestateProvider
+from provider.restate import RestateProvider
 from provider.stepfunctions import StepFunctionsProvider
 from tests.integration.apps.contract import POOL
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from provider.restate import LocalRestateServer
+from local_stack import LocalRestateServer
 from tests.servers import REPO_ROOT
 
 DEPLOY_DIR = REPO_ROOT / "deploy" / "self-hosted"

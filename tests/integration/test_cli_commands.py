@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from provider.restate import LocalRestateServer
+from local_stack import LocalRestateServer
 from tests.servers import AsgiProcess, environment_without_settings
 
 SCRIPT = str(Path(sys.executable).with_name("landlord-restate"))

@@ -22,9 +22,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from provider.restate import LocalRestateServer
+from local_stack import LocalRestateServer
+from local_stack.ports import free_port
 from provider.restate.identity import base58, ensure_identity_key, key_id
-from provider.restate.ports import free_port
 from tests.servers import REPO_ROOT, environment_without_settings
 
 ServeAsgi = Callable[..., str]

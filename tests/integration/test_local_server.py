@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from provider.restate import LocalRestateServer, RestateServerStartError
-from provider.restate.ports import port_is_free
+from local_stack import LocalRestateServer, RestateServerStartError
+from local_stack.ports import port_is_free
 
 GREETER_APP = "tests.integration.apps.greeter:app"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from provider.restate import LocalRestateServer
+from local_stack import LocalRestateServer
 from tests.servers import AsgiProcess, environment_without_settings
 
 pytestmark = pytest.mark.integration

@@ -10,6 +10,7 @@ Workflows come from tests/integration/apps/provider_states.py (scriptable by inp
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import uuid
@@ -23,6 +24,8 @@ import httpx
 import pytest
 from pydantic import JsonValue
 
+from local_stack import LocalRestateServer
+from local_stack.ports import free_ports
 from provider import (
     ExecutionConflictError,
     ExecutionInput,
@@ -36,9 +39,15 @@ from provider import (
     WorkflowSpec,
 )
 from provider.config import RestateSettings
-from provider.restate import LocalRestateServer, RestateProvider
+from provider.restate import RestateProvider
 from provider.restate.mapping import parse_time
-from provider.restate.ports import free_ports
+from services.contract import (
+    DEFINITIONS_SERVICE,
+    INPUT_DIGEST_HEADER,
+    LOCK_SERVICE,
+    RETRY_POLICY_HEADER,
+    TIMEOUT_HEADER,
+)
 from tests.servers import AsgiProcess
 
 STATES_APP = "tests.integration.apps.provider_states:app"
@@ -563,8 +572,8 @@ async def test_bad_input_never_creates_an_execution(
 
 
 async def test_oversized_input_never_creates_an_execution(provider: RestateProvider) -> None:
-    """Over 256 KiB is refused: a 20 MB body before any provider sees it, and one that only
-    the spec's policy pushes over the limit by the adapter, before it is sent."""
+    """Over 256 KiB is refused before any provider sees it; an input right at the limit is
+    sent as it is, since the spec's policy travels in headers, not in the input."""
     name = _name("big")
     with pytest.raises(InvalidSpecError) as huge:
         ExecutionInput(execution_name=name, input={"blob": "x" * 20_000_000})
@@ -575,10 +584,9 @@ async def test_oversized_input_never_creates_an_execution(provider: RestateProvi
     room = 262144 - len(json.dumps(payload, separators=(",", ":")))
     payload["metadata"] = {"note": "x" * room}
     at_the_limit = ExecutionInput(execution_name=name, input=payload)
-    with pytest.raises(InvalidSpecError) as sent:
-        await provider.start_execution(TENANT, at_the_limit)
-    assert "bytes as sent; the limit is 262144" in str(sent.value)
-    assert await _invocations_named(provider, name) == []
+    started = await provider.start_execution(TENANT, at_the_limit)
+    assert started.message == "started"
+    assert (await _terminal(provider, started.execution_id)).state is ExecutionState.SUCCEEDED
 
 
 async def test_the_tenant_workflow_publishes_its_input_schema(admin: httpx.AsyncClient) -> None:
@@ -723,28 +731,27 @@ async def test_concurrent_starts_with_different_inputs_conflict(provider: Restat
     assert status.input in ({"v": 1}, {"v": 2})
 
 
-async def test_policy_is_passed_to_an_object_input(provider: RestateProvider) -> None:
-    """pass_policy adds timeout/retry_policy to object inputs lacking them, nothing else."""
-    added = await provider.get_execution_status(
-        await _start(provider, POLICY, {"tenant_id": "acme"})
-    )
-    assert added.input == {
-        "tenant_id": "acme",
-        "timeout": "1m30s",
-        "retry_policy": json.loads(POLICY_RETRIES.model_dump_json()),
+async def test_policy_travels_in_headers_and_the_input_is_sent_as_given(
+    provider: RestateProvider,
+) -> None:
+    """pass_policy hands the handler the spec's timeout and retry policy as start headers; the
+    input reaches it exactly as the caller gave it, with or without pass_policy."""
+    given = {"headers": True, "tenant_id": "acme"}
+    passed = await _terminal(provider, await _start(provider, POLICY, given))
+    assert passed.input == given
+    assert passed.output == {
+        INPUT_DIGEST_HEADER: hashlib.sha256(
+            json.dumps(given, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest(),
+        TIMEOUT_HEADER: "1m30s",
+        RETRY_POLICY_HEADER: POLICY_RETRIES.model_dump_json(),
     }
-    own = await provider.get_execution_status(
-        await _start(provider, POLICY, {"tenant_id": "acme", "timeout": "5s"})
-    )
-    assert isinstance(own.input, dict)
-    assert own.input["timeout"] == "5s"
-    assert own.input["retry_policy"] == json.loads(POLICY_RETRIES.model_dump_json())
-    listed = await provider.get_execution_status(await _start(provider, POLICY, ["a", 1]))
-    assert listed.input == ["a", 1]
-    untouched = await provider.get_execution_status(
-        await _start(provider, MAIN, {"tenant_id": "acme"})
-    )
-    assert untouched.input == {"tenant_id": "acme"}
+    plain = await _terminal(provider, await _start(provider, MAIN, given))
+    assert plain.input == given
+    assert isinstance(plain.output, dict)
+    assert set(plain.output) == {INPUT_DIGEST_HEADER}
+    listed = await _terminal(provider, await _start(provider, POLICY, ["a", 1]))
+    assert listed.input == listed.output == ["a", 1]
 
 
 # -- workflows: create, delete, revisions, validation -----------------------------------------
@@ -940,9 +947,16 @@ async def test_closed_port_is_unavailable_naming_the_endpoint(stack: Stack) -> N
         retry_attempts=0,
     )
     provider = RestateProvider(settings)
+    closed_ingress = RestateProvider(
+        stack.settings(retry_attempts=0).model_copy(update={"endpoint": settings.endpoint})
+    )
     calls: list[tuple[str, Callable[[], Awaitable[object]]]] = [
         (
-            settings.endpoint,
+            settings.endpoint,  # the definition is read from the (open) admin API first
+            lambda: closed_ingress.start_execution(MAIN, ExecutionInput(execution_name="x")),
+        ),
+        (
+            settings.admin_endpoint,
             lambda: provider.start_execution(MAIN, ExecutionInput(execution_name="x")),
         ),
         (settings.admin_endpoint, lambda: provider.get_execution_status(UNKNOWN_ID)),
@@ -958,6 +972,7 @@ async def test_closed_port_is_unavailable_naming_the_endpoint(stack: Stack) -> N
         assert (await provider.health())["reachable"] is False
     finally:
         await provider.aclose()
+        await closed_ingress.aclose()
 
 
 @pytest.fixture
@@ -990,3 +1005,35 @@ async def test_execution_survives_a_server_restart(
         assert [event.type for event in after.history][:2] == ["Input", "Sleep"]
     finally:
         await provider.aclose()
+
+
+# -- internal objects are private -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("service", "key", "handler"),
+    [(DEFINITIONS_SERVICE, TENANT, "get"), (LOCK_SERVICE, "acme", "holder")],
+)
+async def test_internal_objects_refuse_the_ingress(
+    stack: Stack, admin: httpx.AsyncClient, service: str, key: str, handler: str
+) -> None:
+    """Definitions and tenant locks answer only the deployment itself; the ingress refuses a
+    call to them, and the admin API lists them as not public."""
+    assert (await admin.get(f"/services/{service}")).json()["public"] is False
+    async with httpx.AsyncClient(base_url=stack.server.ingress_url, trust_env=False) as ingress:
+        answer = await ingress.post(f"/restate/call/{service}/{key}/{handler}", json=None)
+    assert not answer.is_success
+    assert 400 <= answer.status_code < 500
+
+
+async def test_a_definition_survives_an_ingress_attempt_to_drop_it(
+    stack: Stack, provider: RestateProvider
+) -> None:
+    """The handlers that once changed definitions are gone: the stored spec stays."""
+    async with httpx.AsyncClient(base_url=stack.server.ingress_url, trust_env=False) as ingress:
+        dropped = await ingress.post(f"/restate/call/{DEFINITIONS_SERVICE}/{TENANT}/drop")
+    assert not dropped.is_success
+    started = await provider.start_execution(
+        TENANT, ExecutionInput(execution_name=_name("kept"), input=_tenant())
+    )
+    assert (await _terminal(provider, started.execution_id)).state is ExecutionState.SUCCEEDED

@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from provider.restate.ports import free_ports
+from local_stack.ports import free_ports
 from tests.servers import environment_without_settings
 
 READY_LINE = "Press Ctrl-C to stop."

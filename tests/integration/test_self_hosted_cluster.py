@@ -21,11 +21,12 @@ import httpx
 import pytest
 from pydantic import JsonValue
 
+from local_stack import LocalRestateServer, RestateServerStartError
+from local_stack.ports import free_port, free_ports
+from local_stack.processes import HttpProcess, HttpProcessError
 from provider import ExecutionInput, ExecutionState, ExecutionStatus, ProviderUnavailableError
 from provider.config import RestateSettings, load_settings
-from provider.http_process import HttpProcess, HttpProcessError
-from provider.restate import LocalRestateServer, RestateProvider, RestateServerStartError
-from provider.restate.ports import free_port, free_ports
+from provider.restate import RestateProvider
 from tests.servers import environment_without_settings
 
 from .self_hosted import (

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from provider.durations import parse_duration
-from provider.restate import LocalRestateServer
+from local_stack import LocalRestateServer
+from provider import parse_duration
 
 from .self_hosted import (
     CLUSTER_TOML,

@@ -1,5 +1,6 @@
-"""`landlord-restate serve --register`: the deployment serves, registers itself once up, and
-answers through Restate; registration failures are reported, not hidden."""
+"""Serving the deployment: `python -m services` (the image's entry point) and
+`landlord-restate serve --register`, which registers through the same path as
+`landlord-restate register`, so the workflow can be started right after."""
 
 from __future__ import annotations
 
@@ -14,69 +15,131 @@ from pathlib import Path
 import httpx
 import pytest
 
-from provider.restate import LocalRestateServer
-from provider.restate.ports import free_port
-from services.serving import RegistrationError, register_deployment
+from local_stack import LocalRestateServer
+from local_stack.ports import free_port
+from provider import ExecutionInput, ExecutionState
+from provider.config import RestateSettings
+from provider.restate import BUILTIN_WORKFLOW_ID, RestateProvider
 
 DEADLINE_SECONDS = 60.0
+CLI = str(Path(sys.executable).with_name("landlord-restate"))
 
 
-@pytest.fixture
-def serve_process(
-    restate_server: LocalRestateServer, tmp_path: Path
-) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    port = free_port()
+def _serve(args: list[str], tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("landlord-restate")),
-                "serve",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--register",
-                restate_server.admin_url,
-            ],
+            args,
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "LANDLORD_SERVICES_STATE_DIR": str(tmp_path / "tenants")},
         )
-    try:
-        yield process, log
-    finally:
+    return process, log
+
+
+@pytest.fixture
+def stop() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
 
 
-def test_serve_registers_itself_and_answers(
-    restate_server: LocalRestateServer, serve_process: tuple[subprocess.Popen[bytes], Path]
-) -> None:
-    process, log = serve_process
+def _wait_for(log: Path, text: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + DEADLINE_SECONDS
-    with httpx.Client(timeout=30, trust_env=False) as client:
-        while '"event": "registered"' not in log.read_text():
-            assert process.poll() is None, log.read_text()
+    while text not in log.read_text():
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+
+
+async def test_serve_register_leaves_a_workflow_that_can_be_started(
+    restate_server: LocalRestateServer, tmp_path: Path, stop: list[subprocess.Popen[bytes]]
+) -> None:
+    port = free_port()
+    process, log = _serve(
+        [CLI, "serve", "--bind", f"127.0.0.1:{port}", "--register", restate_server.admin_url],
+        tmp_path,
+    )
+    stop.append(process)
+    _wait_for(log, '"event": "registered"', process)
+    provider = RestateProvider(
+        RestateSettings(
+            endpoint=restate_server.ingress_url, admin_endpoint=restate_server.admin_url
+        )
+    )
+    try:
+        started = await provider.start_execution(
+            BUILTIN_WORKFLOW_ID,
+            ExecutionInput(
+                execution_name="serve-plan-1",
+                input={"tenant_id": "serve-1", "operation": "plan", "compute_provider": "mock"},
+            ),
+        )
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while not (
+            status := await provider.get_execution_status(started.execution_id)
+        ).state.is_terminal:
+            assert time.monotonic() < deadline
+        assert status.state is ExecutionState.SUCCEEDED
+    finally:
+        await provider.aclose()
+
+
+def test_serve_reports_a_registration_that_gave_up_and_keeps_serving(
+    tmp_path: Path, stop: list[subprocess.Popen[bytes]]
+) -> None:
+    port, closed = free_port(), f"http://127.0.0.1:{free_port()}"
+    process, log = _serve(
+        [
+            CLI,
+            "serve",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--register",
+            closed,
+            "--register-wait",
+            "1s",
+        ],
+        tmp_path,
+    )
+    stop.append(process)
+    _wait_for(log, '"event": "registration failed"', process)
+    assert closed in log.read_text()
+    assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).is_success
+
+
+def test_python_m_services_serves_without_the_cli(
+    tmp_path: Path, stop: list[subprocess.Popen[bytes]]
+) -> None:
+    port = free_port()
+    process, log = _serve(
+        [sys.executable, "-m", "services", "--bind", f"127.0.0.1:{port}"], tmp_path
+    )
+    stop.append(process)
+    _wait_for(log, '"event": "serving"', process)
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        try:
+            answered = httpx.get(f"http://127.0.0.1:{port}/discover", timeout=5)
+        except httpx.TransportError:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
-        service = client.get(f"{restate_server.admin_url}/services/TenantProvisioning")
-        assert service.status_code == 200, service.text
-        assert service.json()["ty"] == "Workflow"
-        planned = client.post(
-            f"{restate_server.ingress_url}/restate/call/TenantProvisioning/serve-plan-1/run",
-            json={"tenant_id": "serve-1", "operation": "plan", "compute_provider": "mock"},
-        )
-        assert planned.status_code == 200, planned.text
-        assert planned.json()["plan"][0]["action"] == "create"
+            continue
+        break
+    assert answered.status_code in (200, 415), answered.text
 
 
-def test_registration_gives_up_on_an_unreachable_admin_api() -> None:
-    closed = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(RegistrationError, match=r"gave up registering .*ConnectError"):
-        register_deployment(closed, "http://127.0.0.1:9", attempts=2, timeout=5)
-
-
-def test_registration_refused_is_not_retried(restate_server: LocalRestateServer) -> None:
-    started = time.monotonic()
-    with pytest.raises(RegistrationError, match=r"refused not-a-uri: 400"):
-        register_deployment(restate_server.admin_url, "not-a-uri", attempts=5)
-    assert time.monotonic() - started < 5
+def test_python_m_services_refuses_a_bad_bind_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "services", "--bind", "nowhere"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "python -m services: error: --bind: expected HOST:PORT, got 'nowhere'"
+    )

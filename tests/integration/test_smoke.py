@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from provider.restate import LocalRestateServer
+from local_stack import LocalRestateServer
 
 GREETER_APP = "tests.integration.apps.greeter:app"
 STATE_DEADLINE_SECONDS = 15.0

@@ -8,7 +8,7 @@ from pydantic import JsonValue
 
 from provider import InvalidSpecError
 from provider.restate.input_schema import InputSchema
-from services.models import ProvisionRequest
+from services.contract import ProvisionRequest
 
 SECRET = "hunter2-do-not-echo"
 SCHEMA: dict[str, JsonValue] = {

@@ -7,7 +7,7 @@ import json
 
 from pydantic import SecretStr
 
-from provider.logs import REDACTED, configure_logging, get_logger, redact_secrets
+from telemetry.logs import REDACTED, configure_logging, get_logger, redact_secrets
 
 SECRET = "key_0123456789abcdefXYZ"
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from local_stack.ports import free_port
 from provider import (
     ExecutionInput,
     ExecutionState,
@@ -28,7 +29,6 @@ from provider.config import load_settings
 from provider.factory import build_manager
 from provider.mock import MockProvider
 from provider.restate import RestateProvider
-from provider.restate.ports import free_port
 from provider.stepfunctions import StepFunctionsProvider
 from tests.contract.targets import (
     MOTO_EXECUTES,
@@ -149,6 +149,6 @@ async def test_restate_as_default_routes_the_same_workflow_to_restate() -> None:
             await manager.start_execution(
                 WORKFLOW_ID, ExecutionInput(execution_name="acme-provision-rev-1", input=TENANT)
             )
-        assert started.value.endpoint == ingress
+        assert started.value.endpoint == admin  # the stored definition is read there first
     finally:
         await manager.aclose()

@@ -1,4 +1,4 @@
-"""provider.restate.binary (cache reuse, npm install, failures) and LocalRestateServer start-up
+"""local_stack.install (cache reuse, npm install, failures) and LocalRestateServer start-up
 failures, with fake executables: no network, no real restate-server."""
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from provider.restate import (
+from local_stack import (
     RESTATE_SERVER_VERSION,
     LocalRestateServer,
     RestateServerInstallError,
     RestateServerStartError,
     ensure_restate_server,
 )
-from provider.restate import __main__ as restate_main
-from provider.restate.binary import (
+from local_stack import __main__ as restate_main
+from local_stack.install import (
     binary_version,
     cached_binary_path,
     default_cache_dir,

@@ -205,7 +205,7 @@ async def test_provider_reports_refused_credentials_without_the_key(status: int)
     for error in (raised.value, from_admin.value):
         assert API_KEY not in str(error)
         assert API_KEY not in repr(error)
-    assert raised.value.endpoint == INGRESS
+    assert raised.value.endpoint == ADMIN  # the stored definition is read there first
     assert from_admin.value.endpoint == ADMIN
     await provider.aclose()
 
@@ -242,6 +242,10 @@ class FakeRestate:
                 return httpx.Response(201, json={"id": "dp_1", "services": [service]})
             if path == "/services":
                 return httpx.Response(200, json={"services": [service]})
+            if path == "/services/WorkflowDefinitions/state":
+                written = json.loads(request.content)["new_state"].get("definition")
+                self.stored = json.loads(bytes(written)) if written else None
+                return httpx.Response(202)
             if path.startswith("/services/"):
                 return httpx.Response(200, json=service)
             if path == "/query":
@@ -250,20 +254,19 @@ class FakeRestate:
                 return httpx.Response(202)
             if path == "/health":
                 return httpx.Response(200)
-        else:
-            if path.endswith("/put"):
-                self.stored = {"spec": json.loads(request.content), "revision": 1}
-                return httpx.Response(200, json=self.stored)
-            if path.endswith("/get"):
-                return httpx.Response(200, json=self.stored)
-            if path.endswith("/drop"):
-                self.stored = None
-                return httpx.Response(200, json=True)
-            if path.startswith("/restate/send/"):
-                return httpx.Response(202, json={"invocationId": INVOCATION, "status": "Accepted"})
+        elif path.startswith("/restate/send/"):
+            return httpx.Response(202, json={"invocationId": INVOCATION, "status": "Accepted"})
         return httpx.Response(404, json={"message": f"no fake for {method} {path}"})
 
     def rows(self, body: dict[str, str]) -> list[dict[str, Any]]:
+        if "service_name = 'WorkflowDefinitions'" in body["query"] and self.stored:
+            return [
+                {
+                    "service_key": WORKFLOW,
+                    "key": "definition",
+                    "value_utf8": json.dumps(self.stored),
+                }
+            ]
         if "FROM sys_invocation" not in body["query"]:
             return []
         return [
@@ -328,8 +331,8 @@ async def test_construction_does_no_io_and_first_call_names_the_endpoint() -> No
     assert recorder.requests == []
     with pytest.raises(ProviderUnavailableError) as raised:
         await provider.start_execution(WORKFLOW, ExecutionInput(execution_name="run-1"))
-    assert raised.value.endpoint == INGRESS
-    assert INGRESS in str(raised.value)
+    assert raised.value.endpoint == ADMIN  # the stored definition is read first
+    assert ADMIN in str(raised.value)
     assert len(recorder.requests) == 3  # retry_attempts=2
     with pytest.raises(ProviderUnavailableError) as from_admin:
         await provider.get_execution_status(INVOCATION)
@@ -454,14 +457,14 @@ async def test_hostile_definitions_are_invalid_without_a_request(
 
 
 async def test_unknown_workflow_is_not_found_after_one_lookup() -> None:
-    """An unstored workflow is WorkflowNotFoundError after one definitions lookup."""
-    recorder = Recorder(answer(200, None))
+    """An unstored workflow is WorkflowNotFoundError after one definitions lookup (and a check
+    that the definitions store is registered at all)."""
+    recorder = Recorder(answer(200, {"rows": []}))
     provider = provider_over(recorder)
     with pytest.raises(WorkflowNotFoundError):
         await provider.start_execution(WORKFLOW, ExecutionInput(execution_name="run-1"))
-    assert [r.url.path for r in recorder.requests] == [
-        f"/restate/call/WorkflowDefinitions/{WORKFLOW}/get"
-    ]
+    assert [r.url.path for r in recorder.requests] == ["/query", "/services/WorkflowDefinitions"]
+    assert all(r.url.host == "admin.restate.test" for r in recorder.requests)
     await provider.aclose()
 
 

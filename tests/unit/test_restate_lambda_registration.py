@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from provider.config import ConfigError, load_settings
-from provider.restate import RestateProvider
+from provider.restate import RestateProvider, register_tenant_workflow
 from tests.unit.test_restate_http import ADMIN, INGRESS, FakeRestate
 
 FUNCTION_VERSION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:landlord-services:7"
@@ -34,7 +34,7 @@ async def registration_bodies(environ: dict[str, str]) -> list[dict[str, Any]]:
         ingress_transport=fake.recorder.transport,
         admin_transport=fake.recorder.transport,
     )
-    result = await provider.create_workflow(provider.builtin_spec())
+    result = await register_tenant_workflow(provider)
     await provider.aclose()
     assert result.resource_ids["deployment_id"] == "dp_1"
     bodies = [

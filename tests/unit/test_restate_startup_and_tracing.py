@@ -9,10 +9,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from structlog.testing import capture_logs
 
+from local_stack.ports import free_port
 from provider import Manager, Registry
 from provider.config import RestateSettings
 from provider.restate import RestateProvider
-from provider.restate.ports import free_port
 
 
 async def test_startup_registration_failure_is_logged_and_startup_goes_on() -> None:

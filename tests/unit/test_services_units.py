@@ -15,7 +15,6 @@ import structlog
 from pydantic import ValidationError
 from restate.server_context import DisconnectedException, restate_context_is_replaying
 
-from provider.logs import get_logger
 from services.compute import (
     ComputeConfigError,
     ComputeRejectedError,
@@ -23,12 +22,14 @@ from services.compute import (
     MockBackend,
     TenantRef,
 )
+from services.contract import MAX_INPUT_BYTES as MAX_REQUEST_BYTES
+from services.contract import Operation, RetryPolicy
 from services.logs import configure
-from services.models import MAX_REQUEST_BYTES, Operation
 from services.saga import Saga
 from services.settings import ServicesConfigError, ServicesSettings, load_services_settings
 from services.workflows.lifecycle import TenantOperation, is_cancellation, redacted
 from services.workflows.tenant_provisioning import parse_request
+from telemetry.logs import get_logger
 
 SECRET = "s3cr3t-value-123"
 
@@ -247,7 +248,13 @@ async def test_a_lost_connection_is_retried_by_restate_not_compensated(
         json.dumps({"tenant_id": "acme", "operation": "provision", "compute_provider": "mock"})
     )
     operation = TenantOperation(
-        MagicMock(), request, backend=MagicMock(), config={}, lock_grace=timedelta(seconds=1)
+        MagicMock(),
+        request,
+        backend=MagicMock(),
+        config={},
+        timeout=timedelta(minutes=1),
+        retry_policy=RetryPolicy(),
+        lock_grace=timedelta(seconds=1),
     )
     operation._record = AsyncMock()  # type: ignore[method-assign]
     operation._acquire_tenant = AsyncMock()  # type: ignore[method-assign]

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from provider._exceptions import ExecutionConflictError, InvalidSpecError
-from provider.config import RestateSettings
-from provider.restate import (
+from local_stack import (
     LocalRestateServer,
-    RestateProvider,
     RestateServerInstallError,
     RestateServerStartError,
     ensure_restate_server,
 )
+from provider._exceptions import ExecutionConflictError, InvalidSpecError
+from provider.config import RestateSettings
+from provider.restate import RestateProvider
 from provider.restate.input_schema import InputSchema
-from services.models import ProvisionRequest
+from services.contract import ProvisionRequest
 from tests.servers import REPO_ROOT, environment_without_settings
 
 PAGE = (REPO_ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")

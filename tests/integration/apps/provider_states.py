@@ -4,7 +4,8 @@ tests/integration/test_restate_provider.py, plus the definitions store the provi
 - `StatesMain` (and the spares `StatesSpare<n>`, `StatesPolicy`) run a script given as input:
   `{"sleep": seconds}` waits on a durable timer first (suspended meanwhile; only a cancel, a
   kill or the timer ends it), `{"fail": code, "message": text}` ends with that terminal error,
-  anything else is echoed back as the output.
+  `{"headers": true}` returns the `x-landlord-*` headers the start carried; anything else is
+  echoed back as the output.
 - `StatesBoom` raises a plain exception on every attempt: it stays backing-off.
 - `StatesPause` does the same under a 2-attempt policy that pauses: it ends up paused.
 - `StatesQueue` is a virtual object whose `hold` handler sleeps: a second call on the same key
@@ -36,6 +37,9 @@ async def scripted(ctx: restate.WorkflowContext, payload: JsonValue) -> JsonValu
         if isinstance(code, int):
             raise restate.TerminalError(str(payload.get("message", "scripted failure")), code)
     await ctx.run_typed("echo", lambda: None)
+    if isinstance(payload, dict) and payload.get("headers") is True:
+        headers = ctx.request().headers
+        return {name: value for name, value in headers.items() if name.startswith("x-landlord-")}
     return payload
 
 

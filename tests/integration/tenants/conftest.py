@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from provider.restate import LocalRestateServer
+from local_stack import LocalRestateServer
 from services.compute import LocalBackend, TenantRef
 from tests.servers import AsgiProcess
 

@@ -80,7 +80,7 @@ import httpx
 import psutil
 import pytest
 
-from provider.restate import LocalRestateServer
+from local_stack import LocalRestateServer
 from services.compute import LocalBackend, TenantRef
 from services.compute.tenant_app import SETTINGS_ENV, TENANT_ENV
 

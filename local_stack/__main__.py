@@ -1,16 +1,16 @@
-"""``python -m provider.restate``: install the pinned restate-server if needed, print its path."""
+"""``python -m local_stack``: install the pinned restate-server if needed, print its path."""
 
 from __future__ import annotations
 
 import sys
 
-from .binary import RestateServerInstallError, ensure_restate_server
+from .install import RestateServerInstallError, ensure_restate_server
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: install if needed, print the binary path on stdout (progress on stderr)."""
     if argv:
-        print("usage: python -m provider.restate", file=sys.stderr)
+        print("usage: python -m local_stack", file=sys.stderr)
         return 2
 
     def progress(message: str) -> None:

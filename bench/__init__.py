@@ -1,0 +1,1 @@
+"""Benchmarks of the product against minimal Restate baselines (`python -m bench.<name>`)."""
