@@ -38,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(SOURCES)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy services provider local_stack telemetry bench
+	$(BIN)/mypy services provider local_stack telemetry bench tests
 
 pytest: $(STAMP) restate-server
 	$(BIN)/pytest -m "not containers"

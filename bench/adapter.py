@@ -1,5 +1,5 @@
 """Benchmark: what `RestateProvider` costs over the cheapest Restate calls, and whether status
-stays flat.
+stays flat. (A script, not a library: its phases read in order, so it stays one file.)
 
 Why: status is the hot path of a control plane (it polls), so the provider must cost little
 more than Restate itself, and a status call must not slow down as completed executions pile

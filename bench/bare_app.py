@@ -3,7 +3,7 @@
 The baseline for `bench/provision.py`. It performs the same Restate operations, in the same
 order, that `TenantProvisioning.run` performs for `operation: provision` on the `mock` backend
 with a healthy-at-once config and no `api_base_url` (counted in
-services/workflows/lifecycle.py), so the throughput ratio real/bare measures the cost of our
+services/workflows/tenant/), so the throughput ratio real/bare measures the cost of our
 code (validation, models, status documents, logging), not Restate's:
 
 - 1 durable timer (the deadline, never awaited, raced by every step),

@@ -4,6 +4,8 @@ registration through `RestateProvider.create_workflow`, batches of runs at a fix
 
 `python -m bench.harness MODULE:APP HOST:PORT` serves an ASGI app (a bench app) under
 hypercorn with the settings Restate needs, until SIGTERM or SIGINT.
+
+One module on purpose: every benchmark imports it, and the pieces are small.
 """
 
 from __future__ import annotations

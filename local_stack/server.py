@@ -4,6 +4,8 @@
 directory, waits until it can really serve (not only until its health endpoints answer), and
 stops it with SIGTERM then SIGKILL. It is synchronous on purpose: fixtures and the CLI call it
 from plain code.
+
+Longer than most: start-up, readiness, ports and shutdown of one process are one story.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from .models import (
     RetryPolicy,
     WorkflowSpec,
 )
-from .protocol import Provider
+from .protocol import Provider, StartsUp
 from .registry import Registry
 from .validation import (
     EXECUTION_NAME_PATTERN,
@@ -70,6 +70,7 @@ __all__ = [
     "ProviderUnavailableError",
     "Registry",
     "RetryPolicy",
+    "StartsUp",
     "UnexpectedResponseError",
     "WorkflowError",
     "WorkflowNotFoundError",

@@ -24,7 +24,7 @@ from .models import (
     ExecutionStatus,
     WorkflowSpec,
 )
-from .protocol import Provider
+from .protocol import Provider, StartsUp
 from .registry import Registry
 from .validation import validate_execution_id, validate_workflow_id
 
@@ -210,9 +210,8 @@ class Manager:
         """Let providers that do start-up work (e.g. register built-in workflows) do it; they
         log their own failures rather than stop the caller."""
         for provider in self._registry.providers():
-            start = getattr(provider, "start", None)
-            if callable(start):
-                await start()
+            if isinstance(provider, StartsUp):
+                await provider.start()
 
     async def aclose(self) -> None:
         """Close every registered provider."""

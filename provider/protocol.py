@@ -1,8 +1,9 @@
-"""`Provider`: the seam every workflow engine plugs into (mock, Restate, Step Functions)."""
+"""`Provider`: the seam every workflow engine plugs into (mock, Restate, Step Functions), and
+`StartsUp`: what a provider with start-up work and a health report declares."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .models import (
     CreateWorkflowResult,
@@ -13,7 +14,7 @@ from .models import (
     WorkflowSpec,
 )
 
-__all__ = ["Provider"]
+__all__ = ["Provider", "StartsUp"]
 
 
 @runtime_checkable
@@ -61,4 +62,18 @@ class Provider(Protocol):
 
     async def aclose(self) -> None:
         """Release connections and other resources."""
+        ...
+
+
+@runtime_checkable
+class StartsUp(Protocol):
+    """A provider that has work to do when the control plane starts (e.g. registering its
+    built-in workflows) and can say whether its engine and workflows are available."""
+
+    async def start(self) -> None:
+        """Do the start-up work; a failure is logged (with the endpoint), never raised."""
+        ...
+
+    async def health(self) -> dict[str, Any]:
+        """Whether the engine is reachable and which workflows are available."""
         ...

@@ -1,5 +1,7 @@
-"""Build the AWS Lambda zip of the landlord-restate services: the project and its runtime
-dependencies as wheels for the runtime's Python version and architecture (restate-sdk is compiled).
+"""Build the AWS Lambda zip of the landlord-restate services: the packages serving imports
+(`services`, `telemetry`) and the distribution's own dependencies, no extras, as wheels for the
+runtime's Python version and architecture (restate-sdk is compiled). The control plane
+(`provider`, the CLI), `local_stack` and the backends' libraries (boto3, docker) stay out.
 
 Usage: python deploy/lambda/package.py --output dist/lambda.zip [--python-version 3.12]
        [--arch arm64|x86_64] [--dry-run]
@@ -25,6 +27,7 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "SERVED_PACKAGES",
     "TEMPLATE",
     "PackageError",
     "build",
@@ -56,10 +59,11 @@ DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
 # Metadata files that only pip reads (RECORD, INSTALLER) or that name this machine
 # (direct_url.json holds the path of the wheel it was installed from).
 _DIST_INFO_BLOAT = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
-# Source tree entries the wheel build never needs.
-_NOT_SOURCES = shutil.ignore_patterns(
-    ".*", "__pycache__", "*.egg-info", "build", "dist", "node_modules", "*.zip"
-)
+# What the wheel is built from: the project's metadata and the packages serving imports.
+SERVED_PACKAGES = ("services", "telemetry")
+_PROJECT_FILES = ("pyproject.toml", "README.md")
+# Entries inside those packages the wheel build never needs.
+_NOT_SOURCES = shutil.ignore_patterns(".*", "__pycache__", "*.egg-info", "*.zip")
 
 Log = Callable[[str], None]
 
@@ -139,10 +143,16 @@ def _pip(args: Sequence[str], *, what: str) -> str:
 
 
 def _copy_sources(destination: Path) -> Path:
-    """A copy of the project to build the wheel from, so the build writes nothing in the repo."""
+    """A copy of the project's metadata and served packages to build the wheel from (the wheel
+    then holds only those packages), so the build writes nothing in the repo."""
     if not (REPO_ROOT / "pyproject.toml").is_file():
         raise PackageError(f"no pyproject.toml in {REPO_ROOT}: run from the repository")
-    return Path(shutil.copytree(REPO_ROOT, destination, ignore=_NOT_SOURCES))
+    destination.mkdir(parents=True)
+    for name in _PROJECT_FILES:
+        shutil.copy2(REPO_ROOT / name, destination / name)
+    for package in SERVED_PACKAGES:
+        shutil.copytree(REPO_ROOT / package, destination / package, ignore=_NOT_SOURCES)
+    return destination
 
 
 def _install_args(python_version: str, arch: str) -> list[str]:
@@ -254,7 +264,8 @@ def build(
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="landlord-lambda-") as scratch:
         work = Path(scratch)
-        log(f"[1/{phases}] copying the project sources to a scratch directory")
+        served = ", ".join(SERVED_PACKAGES)
+        log(f"[1/{phases}] copying the project metadata and {served} to a scratch directory")
         sources = _copy_sources(work / "src")
         log(f"[2/{phases}] building the landlord-restate wheel")
         _pip(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any, Literal
 
 from pydantic import JsonValue
@@ -10,7 +12,10 @@ from pydantic import JsonValue
 from .._exceptions import ExecutionNotFoundError, ProviderUnavailableError
 from .http import RestateHttp, restate_message
 
-__all__ = ["AdminApi", "restate_message", "sql_string"]
+__all__ = ["VISIBLE_WITHIN", "AdminApi", "restate_message", "sql_string"]
+
+VISIBLE_WITHIN = 5.0
+"""Seconds a write (a new invocation, a state change) may take to show in SQL reads."""
 
 
 def sql_string(value: str) -> str:
@@ -89,12 +94,21 @@ class AdminApi:
 
     async def set_state(self, service: str, key: str, state: dict[str, JsonValue]) -> None:
         """Replace the whole state of one object key (`POST /services/{service}/state`): how
-        the control plane changes a private object without any handler being public."""
+        the control plane changes a private object without any handler being public. The
+        write goes through Restate's log; this returns once a read sees it."""
         encoded = {name: list(json.dumps(value).encode()) for name, value in state.items()}
         response = await self.http.request(
             "POST", f"/services/{service}/state", json={"object_key": key, "new_state": encoded}
         )
         self.http.check(response)
+        deadline = time.monotonic() + VISIBLE_WITHIN
+        while await self.state(service, key) != state:
+            if time.monotonic() >= deadline:
+                raise ProviderUnavailableError(
+                    self.http.base_url,
+                    reason=f"the state of {service}/{key} was written but is not visible",
+                )
+            await asyncio.sleep(0.02)
 
     async def health(self) -> bool:
         """Whether the admin API answers its health check."""

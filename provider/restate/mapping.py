@@ -8,15 +8,15 @@ kill ([409]), timed_out for a workflow that ended on its deadline ([408]), else 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
+
+from services.contract import CANCELLED_CODE, TIMED_OUT_CODE, parse_failure
 
 from ..models import ExecutionError, ExecutionState
 
 __all__ = ["completion_error", "parse_time", "state_of"]
 
-_FAILURE = re.compile(r"^\[(\d{3})\]\s*(.*)$", re.DOTALL)
 _LIVE = {
     "pending": (ExecutionState.PENDING, "pending"),
     "scheduled": (ExecutionState.PENDING, "scheduled"),
@@ -27,8 +27,6 @@ _LIVE = {
     "suspended": (ExecutionState.RUNNING, "waiting"),
     "paused": (ExecutionState.RUNNING, "error"),
 }
-CANCELLED_CODE = "409"
-TIMED_OUT_CODE = "408"
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -42,10 +40,10 @@ def completion_error(row: dict[str, Any]) -> ExecutionError | None:
     """The terminal error of a failed invocation: its code and message."""
     if row.get("status") != "completed" or row.get("completion_result") != "failure":
         return None
-    text = str(row.get("completion_failure") or "")
-    match = _FAILURE.match(text)
-    code, message = (match.group(1), match.group(2)) if match else ("500", text)
-    return ExecutionError(code=code, message=message, failed_at=parse_time(row.get("completed_at")))
+    code, message = parse_failure(str(row.get("completion_failure") or ""))
+    return ExecutionError(
+        code=str(code), message=message, failed_at=parse_time(row.get("completed_at"))
+    )
 
 
 def state_of(row: dict[str, Any]) -> tuple[ExecutionState, str]:
@@ -59,8 +57,8 @@ def state_of(row: dict[str, Any]) -> tuple[ExecutionState, str]:
         return ExecutionState.SUCCEEDED, "succeeded"
     error = completion_error(row)
     code = error.code if error else ""
-    if code == CANCELLED_CODE:
+    if code == str(CANCELLED_CODE):
         return ExecutionState.CANCELLED, "failed"
-    if code == TIMED_OUT_CODE:
+    if code == str(TIMED_OUT_CODE):
         return ExecutionState.TIMED_OUT, "failed"
     return ExecutionState.FAILED, "failed"

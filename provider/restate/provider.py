@@ -4,37 +4,31 @@ create → register the deployment (re-discovering only when its code changed) a
 spec in the `WorkflowDefinitions` object; start → `send` to the workflow keyed by the
 execution name; status → `sys_invocation` + `sys_journal` (SQL) + the workflow's own
 progress; stop → graceful cancel; delete → drop the spec and close the service to new runs.
+
+Longer than most modules on purpose: it is the interface's operations, each composed of the
+pieces beside it (`definition_store`, `deployments`, `invocations`, `progress`,
+`tenant_locks`, `registration`), and reads top to bottom like the table in the README.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
-import time
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from pydantic import JsonValue
 
 from services.contract import (
-    DEADLINE_FIRED_KEY,
     DEADLINE_HANDLER,
     DEADLINE_SERVICE,
-    DEFINITION_KEY,
-    DEFINITIONS_SERVICE,
     INPUT_DIGEST_HEADER,
-    LOCK_HOLDER_KEY,
-    LOCK_QUEUE_KEY,
-    LOCK_SERVICE,
     RETRY_POLICY_HEADER,
     TENANT_WORKFLOW_ID,
+    TIMED_OUT_CODE,
     TIMEOUT_HEADER,
-    StoredDefinition,
-    WaitingLine,
     format_duration,
 )
 from telemetry.logs import get_logger
@@ -52,7 +46,6 @@ from ..config import RestateSettings
 from ..models import (
     CreateWorkflowResult,
     ExecutionError,
-    ExecutionEvent,
     ExecutionInput,
     ExecutionResult,
     ExecutionState,
@@ -61,79 +54,33 @@ from ..models import (
     utcnow,
 )
 from ..validation import MAX_INPUT_BYTES, validate_tenant_id, validate_workflow_id
-from .admin import AdminApi, sql_string
+from .admin import AdminApi
 from .definition import RestateDefinition
+from .definition_store import DefinitionStore
+from .deployments import discover, register_deployment
 from .http import RestateHttp
 from .ingress import IngressApi
 from .input_schema import InputSchema
-from .mapping import CANCELLED_CODE, TIMED_OUT_CODE, completion_error, parse_time, state_of
+from .invocations import Invocations
+from .mapping import completion_error, parse_time, state_of
 from .names import check_invocation_id, service_name_for
+from .progress import LiveProgress
 from .registration import register_tenant_workflow
+from .tenant_locks import unlock_tenant
 
-__all__ = ["BUILTIN_WORKFLOW_ID", "DEFINITIONS_SERVICE", "RestateProvider"]
+__all__ = ["BUILTIN_WORKFLOW_ID", "RestateProvider"]
 
 BUILTIN_WORKFLOW_ID = TENANT_WORKFLOW_ID
-_ROW_COLUMNS = (
-    "id, target_service_name, target_service_key, target_handler_name, status, "
-    "completion_result, completion_failure, retry_count, last_failure, "
-    "last_failure_error_code, created_at, running_at, completed_at, modified_at, "
-    "next_retry_at, pinned_deployment_id, journal_size"
-)
-_DEADLINE_FIRED = (
-    f"id IN (SELECT service_key FROM state WHERE service_name = '{DEADLINE_SERVICE}' "
-    f"AND key = '{DEADLINE_FIRED_KEY}')"
-)
-_STATE_FILTERS = {
-    ExecutionState.PENDING: "status IN ('pending', 'scheduled', 'ready', 'inboxed')",
-    ExecutionState.RUNNING: "status IN ('running', 'backing-off', 'suspended', 'paused')",
-    ExecutionState.SUCCEEDED: "status = 'completed' AND completion_result = 'success'",
-    ExecutionState.CANCELLED: (
-        f"status = 'completed' AND completion_failure LIKE '[409]%' AND NOT {_DEADLINE_FIRED}"
-    ),
-    ExecutionState.TIMED_OUT: (
-        "status = 'completed' AND (completion_failure LIKE '[408]%' "
-        f"OR (completion_failure LIKE '[409]%' AND {_DEADLINE_FIRED}))"
-    ),
-    ExecutionState.FAILED: (
-        "status = 'completed' AND completion_result = 'failure' "
-        "AND completion_failure NOT LIKE '[409]%' AND completion_failure NOT LIKE '[408]%'"
-    ),
-}
-_ROW_VISIBLE_WITHIN = 5.0
 
 
 def _kebab(service: str) -> str:
     return "".join(f"-{c.lower()}" if c.isupper() else c for c in service).lstrip("-")
 
 
-def _differs(discovered: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
-    """Whether a freshly discovered service differs from the registered one."""
-    if current is None or discovered.get("ty") != current.get("ty"):
-        return True
-    registered = {h["name"]: h for h in current.get("handlers", [])}
-    found = {h["name"]: h for h in discovered.get("handlers", [])}
-    if registered.keys() != found.keys():
-        return True
-    return any(
-        registered[name].get(key) != value
-        for name, handler in found.items()
-        for key, value in handler.items()
-    )
-
-
 def _digest(value: JsonValue) -> str:
     """The digest of an input as the caller gave it (key order does not matter)."""
     canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _payload(raw: bytes) -> JsonValue:
-    """An invocation's input: JSON, or text when a caller of the ingress sent something else."""
-    try:
-        value: JsonValue = json.loads(raw)
-    except ValueError:  # not JSON, or not UTF-8
-        return raw.decode("utf-8", errors="replace")
-    return value
 
 
 class RestateProvider:
@@ -158,8 +105,10 @@ class RestateProvider:
 
         self.ingress = IngressApi(client(settings.endpoint, ingress_transport))
         self.admin = AdminApi(client(settings.admin_endpoint, admin_transport))
+        self.definitions = DefinitionStore(self.admin)
+        self.invocations = Invocations(self.admin)
+        self.progress = LiveProgress(self.admin, self.ingress)
         self._workflow_of_service: dict[str, str] = {}
-        self._reports_progress: dict[str, bool] = {}
         self._input_schemas: dict[tuple[str, str], InputSchema] = {}
         self._log = get_logger("landlord.workflow.restate")
 
@@ -186,48 +135,8 @@ class RestateProvider:
             return target
         return {"uri": self.settings.deployment_uri}
 
-    async def _record(self, workflow_id: str) -> StoredDefinition | None:
-        """The stored definition, read from the object's state through the admin API."""
-        state = await self.admin.state(DEFINITIONS_SERVICE, workflow_id)
-        stored = state.get(DEFINITION_KEY)
-        return StoredDefinition.model_validate(stored) if stored is not None else None
-
-    async def _stored(self, workflow_id: str) -> WorkflowSpec | None:
-        record = await self._record(workflow_id)
-        if record is None and await self.admin.service(DEFINITIONS_SERVICE) is None:
-            raise ProviderUnavailableError(
-                self.settings.admin_endpoint,
-                reason=f"{DEFINITIONS_SERVICE} is not registered (register the landlord services)",
-            )
-        return WorkflowSpec.model_validate(record.spec) if record else None
-
-    async def _store(self, spec: WorkflowSpec) -> StoredDefinition:
-        """Store `spec` (the same spec keeps its revision, a changed one gets the next) and
-        wait until a read sees it."""
-        current = await self._record(spec.workflow_id)
-        document = json.loads(spec.model_dump_json())
-        if current is not None and current.spec == document:
-            return current
-        record = StoredDefinition(spec=document, revision=(current.revision if current else 0) + 1)
-        await self.admin.set_state(
-            DEFINITIONS_SERVICE, spec.workflow_id, {DEFINITION_KEY: record.model_dump(mode="json")}
-        )
-        await self._until_stored(spec.workflow_id, record)
-        return record
-
-    async def _until_stored(self, workflow_id: str, record: StoredDefinition | None) -> None:
-        """An admin state write is applied through Restate's log: poll until it is readable."""
-        deadline = time.monotonic() + _ROW_VISIBLE_WITHIN
-        while await self._record(workflow_id) != record:
-            if time.monotonic() >= deadline:
-                raise ProviderUnavailableError(
-                    self.settings.admin_endpoint,
-                    reason=f"the definition of {workflow_id!r} was written but is not visible",
-                )
-            await asyncio.sleep(0.02)
-
     async def _spec_of(self, workflow_id: str) -> tuple[WorkflowSpec, RestateDefinition, str]:
-        spec = await self._stored(validate_workflow_id(workflow_id))
+        spec = await self.definitions.spec(validate_workflow_id(workflow_id))
         if spec is None:
             raise WorkflowNotFoundError(workflow_id)
         definition = RestateDefinition.parse(spec.definition)
@@ -236,19 +145,6 @@ class RestateProvider:
         return spec, definition, service
 
     # -- create / validate / delete ----------------------------------------------------------
-
-    async def _discover(self, target: dict[str, Any]) -> list[dict[str, Any]]:
-        dry = await self.admin.register(target, force=True, dry_run=True)
-        services: list[dict[str, Any]] = dry.get("services", [])
-        return services
-
-    async def _register(self, target: dict[str, Any]) -> dict[str, Any]:
-        """Register idempotently; force a re-discovery only when the code changed."""
-        discovered = await self._discover(target)
-        current = await self.admin.services()
-        changed = any(_differs(service, current.get(service["name"])) for service in discovered)
-        registered: dict[str, Any] = await self.admin.register(target, force=changed)
-        return registered
 
     async def validate(self, spec: WorkflowSpec) -> None:
         """Definition and provider_config rules; with the server reachable, that the service
@@ -265,7 +161,9 @@ class RestateProvider:
         candidates: dict[str, dict[str, Any]] = {}
         if self._registers(definition):
             with contextlib.suppress(ProviderUnavailableError):  # judge what is registered
-                candidates = {s["name"]: s for s in await self._discover(self._target(definition))}
+                candidates = {
+                    s["name"]: s for s in await discover(self.admin, self._target(definition))
+                }
         try:
             found = candidates.get(service) or await self.admin.service(service)
         except ProviderUnavailableError as error:
@@ -295,7 +193,7 @@ class RestateProvider:
                 "definition.service", f"{service!r} already runs workflow {owner!r}"
             )
         if self._registers(definition):
-            deployment = await self._register(self._target(definition))
+            deployment = await register_deployment(self.admin, self._target(definition))
         await self.validate(spec)
         found = await self.admin.service(service)
         assert found is not None
@@ -303,9 +201,9 @@ class RestateProvider:
             deployment = {"id": found.get("deployment_id"), "created_at": None}
         if not found.get("public", True):
             await self.admin.set_public(service, True)
-        record = await self._store(spec)
+        record = await self.definitions.store(spec)
         self._workflow_of_service[service] = spec.workflow_id
-        self._reports_progress.pop(service, None)
+        self.progress.forget(service)
         self._input_schemas.pop((service, definition.handler), None)
         return CreateWorkflowResult(
             workflow_id=spec.workflow_id,
@@ -322,28 +220,21 @@ class RestateProvider:
 
     async def _owners(self) -> dict[str, str]:
         """Which stored workflow each Restate service belongs to (one workflow per service)."""
-        rows = await self.admin.query(
-            "SELECT service_key, value_utf8 FROM state WHERE service_name = "
-            f"{sql_string(DEFINITIONS_SERVICE)} AND key = {sql_string(DEFINITION_KEY)}"
-        )
-        owners = {}
-        for row in rows:
-            spec = WorkflowSpec.model_validate(
-                StoredDefinition.model_validate_json(row["value_utf8"]).spec
-            )
-            owners[self._service(spec, RestateDefinition.parse(spec.definition))] = spec.workflow_id
+        owners = {
+            self._service(spec, RestateDefinition.parse(spec.definition)): spec.workflow_id
+            for spec in await self.definitions.specs()
+        }
         self._workflow_of_service.update(owners)
         return owners
 
     async def delete_workflow(self, workflow_id: str) -> None:
         """Drop the stored spec and stop new executions of its service (in-flight ones run on).
         The deployment stays registered: it also serves the definitions and other workflows."""
-        spec = await self._stored(validate_workflow_id(workflow_id))
+        spec = await self.definitions.spec(validate_workflow_id(workflow_id))
         if spec is None:
             return
         service = self._service(spec, RestateDefinition.parse(spec.definition))
-        await self.admin.set_state(DEFINITIONS_SERVICE, workflow_id, {})
-        await self._until_stored(workflow_id, None)
+        await self.definitions.drop(workflow_id)
         if service not in await self._owners():
             await self.admin.set_public(service, False)
 
@@ -357,44 +248,6 @@ class RestateProvider:
         if spec.retry_policy is not None:
             headers[RETRY_POLICY_HEADER] = spec.retry_policy.model_dump_json()
         return headers
-
-    async def _row(self, invocation_id: str, *, wait: bool = False) -> dict[str, Any] | None:
-        deadline = time.monotonic() + (_ROW_VISIBLE_WITHIN if wait else 0)
-        while True:
-            rows = await self.admin.query(
-                f"SELECT {_ROW_COLUMNS} FROM sys_invocation WHERE id = {sql_string(invocation_id)}"
-            )
-            if rows or time.monotonic() >= deadline:
-                return rows[0] if rows else None
-            await asyncio.sleep(0.02)
-
-    async def _journal(
-        self, invocation_id: str
-    ) -> tuple[JsonValue, dict[str, str], list[ExecutionEvent]]:
-        """The input (payload and headers) and the journal's commands as history."""
-        rows = await self.admin.query(
-            "SELECT index, entry_type, name, appended_at, "
-            "CASE WHEN index = 0 THEN entry_json END AS input_json FROM sys_journal "
-            f"WHERE id = {sql_string(invocation_id)} ORDER BY index"
-        )
-        payload: JsonValue = None
-        headers: dict[str, str] = {}
-        events = []
-        for row in rows:
-            if row.get("input_json"):
-                entry = json.loads(row["input_json"])["Command"]["Input"]
-                raw = entry["payload"]
-                payload = _payload(bytes(raw)) if raw else None
-                headers = {h["name"]: h["value"] for h in entry.get("headers", [])}
-            if str(row.get("entry_type", "")).startswith("Command"):
-                events.append(
-                    ExecutionEvent(
-                        timestamp=parse_time(row.get("appended_at")) or utcnow(),
-                        type=str(row["entry_type"]).removeprefix("Command: "),
-                        details={"index": row.get("index"), "name": row.get("name") or None},
-                    )
-                )
-        return payload, headers, events
 
     async def _input_schema(self, service: str, handler: str) -> InputSchema:
         """The handler's published input schema (remembered; `create_workflow` refreshes it)."""
@@ -439,7 +292,7 @@ class RestateProvider:
             headers={INPUT_DIGEST_HEADER: digest, **self._policy_headers(spec, definition)},
         )
         if sent.previously_accepted:
-            original, headers, _ = await self._journal(sent.invocation_id)
+            original, headers, _ = await self.invocations.journal(sent.invocation_id)
             same = (
                 headers[INPUT_DIGEST_HEADER] == digest
                 if INPUT_DIGEST_HEADER in headers  # else started by hand through the ingress
@@ -450,7 +303,7 @@ class RestateProvider:
                     workflow_id, input.execution_name, execution_id=sent.invocation_id
                 )
         await self._arm_deadline(sent.invocation_id, self._deadline(spec, definition))
-        row = await self._row(sent.invocation_id, wait=True)
+        row = await self.invocations.row(sent.invocation_id, wait=True)
         state = state_of(row)[0] if row else ExecutionState.PENDING
         return ExecutionResult(
             execution_id=sent.invocation_id,
@@ -484,24 +337,6 @@ class RestateProvider:
                 reason=f"{DEADLINE_SERVICE} is not registered (register the landlord services)",
             ) from None
 
-    async def _deadlines_fired(self, rows: list[dict[str, Any]]) -> dict[str, str]:
-        """For the rows that ended cancelled: which were cancelled by their deadline, and its
-        timeout."""
-        cancelled = [
-            str(row["id"])
-            for row in rows
-            if str(row.get("completion_failure") or "").startswith(f"[{CANCELLED_CODE}]")
-        ]
-        if not cancelled:
-            return {}
-        ids = ", ".join(sql_string(check_invocation_id(i)) for i in cancelled)
-        marks = await self.admin.query(
-            f"SELECT service_key, value_utf8 FROM state WHERE service_name = "
-            f"{sql_string(DEADLINE_SERVICE)} AND key = {sql_string(DEADLINE_FIRED_KEY)} "
-            f"AND service_key IN ({ids})"
-        )
-        return {str(m["service_key"]): json.loads(m["value_utf8"]) for m in marks}
-
     def _workflow_for(self, service: str) -> str:
         return self._workflow_of_service.get(service) or _kebab(service)
 
@@ -512,7 +347,7 @@ class RestateProvider:
         if deadline is not None:
             state = ExecutionState.TIMED_OUT
             error = ExecutionError(
-                code=TIMED_OUT_CODE,
+                code=str(TIMED_OUT_CODE),
                 message=f"timed out after {deadline}: cancelled at its deadline",
                 failed_at=parse_time(row.get("completed_at")),
             )
@@ -534,50 +369,23 @@ class RestateProvider:
             },
         )
 
-    async def _progress(
-        self, row: dict[str, Any]
-    ) -> tuple[dict[str, JsonValue], list[ExecutionEvent]]:
-        """The workflow's own progress (phase, step, steps done / total) and events, when it
-        has a `status` handler."""
-        service = str(row.get("target_service_name"))
-        if service not in self._reports_progress:
-            found = await self.admin.service(service)
-            handlers = {h["name"] for h in (found or {}).get("handlers", [])}
-            self._reports_progress[service] = "status" in handlers
-        if not self._reports_progress[service]:
-            return {}, []
-        response = await self.ingress.call(service, row.get("target_service_key"), "status")
-        if not response.is_success or not response.content:
-            return {}, []
-        live = response.json() or {}
-        progress: dict[str, JsonValue] = {
-            key: live.get(key) for key in ("phase", "step", "steps_done", "steps_total")
-        }
-        events = [
-            ExecutionEvent(
-                timestamp=datetime.fromisoformat(event["at"]).astimezone(UTC),
-                type=f"progress: {event['type']}",
-                details={k: event.get(k) for k in ("phase", "step", "message")},
-            )
-            for event in live.get("events", [])
-        ]
-        return progress, events
-
     async def get_execution_status(self, execution_id: str) -> ExecutionStatus:
         """State, times, input, output or error, and history of one execution."""
-        row = await self._row(check_invocation_id(execution_id))
+        row = await self.invocations.row(check_invocation_id(execution_id))
         if row is None:
             raise ExecutionNotFoundError(execution_id)
         if str(row.get("target_service_name")) not in self._workflow_of_service:
             await self._owners()  # another process may have created the workflow
-        status = self._summary(row, deadline=(await self._deadlines_fired([row])).get(row["id"]))
-        payload, _, journal = await self._journal(execution_id)
+        status = self._summary(
+            row, deadline=(await self.invocations.deadlines_fired([row])).get(row["id"])
+        )
+        payload, _, journal = await self.invocations.journal(execution_id)
         output: JsonValue = None
         if status.state is ExecutionState.SUCCEEDED:
             response = await self.ingress.invocation_output(execution_id)
             if response.is_success and response.content:
                 output = response.json()
-        progress, events = await self._progress(row)
+        progress, events = await self.progress.of(row)
         history = sorted([*journal, *events], key=lambda e: e.timestamp)
         metadata = {**status.metadata, "progress": progress} if progress else status.metadata
         return status.model_copy(
@@ -594,44 +402,19 @@ class RestateProvider:
     ) -> list[ExecutionStatus]:
         """The workflow's executions, newest first (summaries: no input, output or history)."""
         _, definition, service = await self._spec_of(workflow_id)
-        where = (
-            f"target_service_name = {sql_string(service)} "
-            f"AND target_handler_name = {sql_string(definition.handler)}"
+        rows = await self.invocations.of_handler(
+            service, definition.handler, state=state, limit=limit
         )
-        if state is not None:
-            where += f" AND {_STATE_FILTERS[state]}"
-        rows = await self.admin.query(
-            f"SELECT {_ROW_COLUMNS} FROM sys_invocation WHERE {where} "
-            f"ORDER BY created_at DESC LIMIT {int(limit)}"
-        )
-        fired = await self._deadlines_fired(rows)
+        fired = await self.invocations.deadlines_fired(rows)
         return [self._summary(row, deadline=fired.get(row["id"])) for row in rows]
 
     # -- tenants -------------------------------------------------------------------------
 
     async def unlock_tenant(self, tenant_id: str) -> str | None:
-        """Free a tenant at once: remove the operation holding it, through the admin API (the
-        lock is private), and tell those waiting to look again (the first in line gets the
-        tenant). Returns the execution name removed, or None when nobody held it."""
-        state = await self.admin.state(LOCK_SERVICE, validate_tenant_id(tenant_id))
-        holder = state.get(LOCK_HOLDER_KEY)
-        if not isinstance(holder, str):
-            return None
-        line = WaitingLine.model_validate(state.get(LOCK_QUEUE_KEY) or {})
-        kept = {LOCK_QUEUE_KEY: state[LOCK_QUEUE_KEY]} if LOCK_QUEUE_KEY in state else {}
-        await self.admin.set_state(LOCK_SERVICE, tenant_id, kept)
-        deadline = time.monotonic() + _ROW_VISIBLE_WITHIN
-        while LOCK_HOLDER_KEY in await self.admin.state(LOCK_SERVICE, tenant_id):
-            if time.monotonic() >= deadline:
-                raise ProviderUnavailableError(
-                    self.settings.admin_endpoint, reason="the unlock was written but not applied"
-                )
-            await asyncio.sleep(0.02)
-        now = time.time()
-        for waiting in line.waiting:
-            if waiting.lease_until > now:
-                await self.ingress.resolve_awakeable(waiting.awakeable_id, False)
-        self._log.info("tenant unlocked", tenant_id=tenant_id, execution_id=holder)
+        """Free a tenant at once (see `unlock_tenant`); the execution name removed, or None."""
+        holder = await unlock_tenant(self.admin, self.ingress, validate_tenant_id(tenant_id))
+        if holder is not None:
+            self._log.info("tenant unlocked", tenant_id=tenant_id, execution_id=holder)
         return holder
 
     # -- lifecycle -----------------------------------------------------------------------

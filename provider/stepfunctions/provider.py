@@ -21,6 +21,9 @@ rewritten into the document. `provider_config` takes no keys.
 
 Only STANDARD state machines keep the whole contract: Step Functions does not make EXPRESS
 starts idempotent by name and keeps no describable history for them.
+
+The interface's operations on one engine in one class, longer than most modules for that
+reason; the ASL checks, names and error mapping live beside it.
 """
 
 from __future__ import annotations

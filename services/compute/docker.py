@@ -3,6 +3,8 @@
 Everything is found again by label, never by name alone, so a step re-run after a crash reuses
 the container the first attempt made. Env values may be secrets: they are passed to the
 container but never written into labels, logs or exception messages.
+
+One backend, one file (config, container spec, lifecycle): they change together.
 """
 
 from __future__ import annotations

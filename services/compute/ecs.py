@@ -3,6 +3,9 @@
 Names are derived from the tenant (`landlord-tenant-<tenant_id>`) and everything is tagged with
 it, so a step re-run after a crash finds what the first attempt made; `create_service` also
 carries a deterministic client token so a retried create is idempotent at the API itself.
+
+One backend, one file, longer than most: its config model, the task definition it derives
+and the service lifecycle change together whenever ECS does.
 """
 
 from __future__ import annotations

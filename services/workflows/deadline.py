@@ -5,6 +5,12 @@ for the execution to end or for the timeout; if the timeout comes first it cance
 execution (its compensations, if it has any, run) and marks that it did, which is how the
 provider tells a timed-out execution from a cancelled one. It works for workflows that know
 nothing of deadlines, whatever their input.
+
+Unlike the definitions and the tenant locks, it is still public: the provider starts it through
+the ingress, right after the execution, because nothing in the admin API can start an
+invocation. So whoever reaches the ingress could ask it to cancel an execution early. Keep the
+ingress behind the same boundary as the admin API until the deadline is started from inside
+the deployment.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from ..contract import (
     refusal,
 )
 from ..settings import services_settings
-from .lifecycle import STATUS_KEY, TenantOperation
+from .tenant import STATUS_KEY, TenantOperation
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.containers.engine import Engine, EngineUnavailableError, ensure_engine
-from tests.containers.images import ImageBuildError, base_image, restate_image, services_image
+from tests.containers.images import (
+    ImageBuildError,
+    base_image,
+    control_image,
+    restate_image,
+    services_image,
+)
 
 HERE = Path(__file__).parent
 
@@ -64,17 +70,20 @@ class Images:
     base: str
     restate: str
     services: str
+    control: str
 
 
 @pytest.fixture(scope="session")
 def images(engine: Engine, restate_binary: Path, say: Callable[[str], None]) -> Images:
-    """The base, Restate and services images (made once; base and Restate kept between runs)."""
+    """The base, Restate, services and control images (made once; base and Restate kept
+    between runs)."""
     try:
         base = base_image(engine.client, say=say)
         return Images(
             base=base,
             restate=restate_image(engine.client, binary=restate_binary, say=say),
             services=services_image(engine.client, base=base, say=say),
+            control=control_image(engine.client, base=base, say=say),
         )
     except EngineUnavailableError as error:  # no root for debootstrap: as plain as no engine
         pytest.skip(f"container tier skipped: cannot make the base image: {error}")

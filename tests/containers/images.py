@@ -1,6 +1,7 @@
 """The images the container tier runs, all made on this machine (no registry is reachable):
-a Debian base with python3, restate-server from the pinned binary, and the services image
-built from the repository's Dockerfile on that base."""
+a Debian base with python3, restate-server from the pinned binary, and the two images of the
+repository's Dockerfile on that base: the services image (its default target) and the control
+image (`--target control`)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ from tests.servers import REPO_ROOT
 
 __all__ = [
     "BASE_IMAGE",
+    "CONTROL_IMAGE",
     "RESTATE_IMAGE",
     "SERVICES_IMAGE",
     "ImageBuildError",
     "base_image",
+    "control_image",
     "restate_image",
     "services_image",
 ]
@@ -34,6 +37,7 @@ BASE_IMAGE = "landlord-restate-test-base:bookworm"
 RESTATE_IMAGE = f"docker.restate.dev/restatedev/restate:{RESTATE_SERVER_VERSION}"
 """The tag docker-compose.yml names, so the stack runs unchanged on the local build."""
 SERVICES_IMAGE = "landlord-restate-services:test"
+CONTROL_IMAGE = "landlord-restate-control:test"
 DEBIAN_MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 """This machine's trust store, given to images made here (pip inside a build reaches PyPI
@@ -124,12 +128,16 @@ def _build(
     tag: str,
     say: Say,
     buildargs: dict[str, str] | None = None,
+    target: str | None = None,
 ) -> str:
-    """Build `path`, one progress line per step; a failure ends with the builder's last lines.
-    BuildKit when a CLI offers it (on vfs storage the legacy builder copies the whole image
-    at every step: minutes instead of seconds)."""
+    """Build `path` (its Dockerfile's `target` stage, else the last), one progress line per
+    step; a failure ends with the builder's last lines. BuildKit when a CLI offers it (on vfs
+    storage the legacy builder copies the whole image at every step: minutes instead of
+    seconds)."""
     say(f"building {tag}")
     arguments = [f"--build-arg={key}={value}" for key, value in (buildargs or {}).items()]
+    if target is not None:
+        arguments.append(f"--target={target}")
     command = buildkit_command()
     if command is not None:
         lines: list[str] = []
@@ -151,7 +159,7 @@ def _build(
         return tag
     legacy: list[str] = []
     stream = client.api.build(
-        path=str(path), tag=tag, buildargs=buildargs or {},
+        path=str(path), tag=tag, buildargs=buildargs or {}, target=target,
         rm=True, forcerm=True, decode=True, network_mode="host",
     )  # fmt: skip
     for chunk in stream:
@@ -178,8 +186,28 @@ def restate_image(client: Any, *, binary: Path, say: Say) -> str:
         return _build(client, path=context, tag=RESTATE_IMAGE, say=say)
 
 
-def services_image(client: Any, *, base: str, say: Say) -> str:
-    """The repository's Dockerfile built on `base` (layers reused while pyproject is unchanged)."""
+def services_image(
+    client: Any, *, base: str, say: Say, extras: str = "", tag: str = SERVICES_IMAGE
+) -> str:
+    """The repository's Dockerfile, default target (serving only), built on `base`; `extras`
+    is its EXTRAS build argument (layers reused while pyproject is unchanged)."""
     return _build(
-        client, path=REPO_ROOT, tag=SERVICES_IMAGE, say=say, buildargs={"BASE_IMAGE": base}
+        client,
+        path=REPO_ROOT,
+        tag=tag,
+        say=say,
+        buildargs={"BASE_IMAGE": base, "EXTRAS": extras},
+        target="services",
+    )
+
+
+def control_image(client: Any, *, base: str, say: Say) -> str:
+    """The repository's Dockerfile, target `control` (the landlord-restate command)."""
+    return _build(
+        client,
+        path=REPO_ROOT,
+        tag=CONTROL_IMAGE,
+        say=say,
+        buildargs={"BASE_IMAGE": base},
+        target="control",
     )

@@ -113,6 +113,7 @@ def stack(engine: Engine, images: Images, request: pytest.FixtureRequest) -> Ite
         "RESTATE_ADMIN_PORT": str(admin_port),
         "RESTATE_IMAGE": images.restate,
         "LANDLORD_SERVICES_IMAGE": images.services,
+        "LANDLORD_CONTROL_IMAGE": images.control,
     }
     stack = Stack(
         command=[
@@ -188,3 +189,16 @@ def test_the_services_run_unprivileged_and_healthy(stack: Stack, engine: Engine)
     who = stack.compose("exec", "-T", "services", "id", "-u")
     assert who.returncode == 0, who.stderr
     assert who.stdout.strip() == "10001"
+
+
+def test_one_shot_steps_use_the_control_image(stack: Stack, engine: Engine, images: Images) -> None:
+    """identity-key and register run from the control image; the services from the services
+    image, serving with its own entry point (`python -m services`)."""
+    used = {
+        service: stack.service_container(engine, service).attrs["Config"]
+        for service in ("identity", "register", "services")
+    }
+    assert used["identity"]["Image"] == images.control
+    assert used["register"]["Image"] == images.control
+    assert used["services"]["Image"] == images.services
+    assert used["services"]["Entrypoint"] == ["python", "-m", "services"]

@@ -20,10 +20,14 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import yaml
 
 __all__ = [
+    "CONTROL_IMAGE_NAME",
     "DEPLOY_DIR",
     "KUBERNETES_VERSION",
     "PLACEHOLDER",
+    "REGISTER_COMMAND",
     "REPO_ROOT",
+    "SERVE_COMMAND",
+    "SERVICES_IMAGE_NAME",
     "Endpoint",
     "Manifest",
     "Resource",
@@ -34,6 +38,7 @@ __all__ = [
     "expand_env",
     "find",
     "image_problems",
+    "image_roles_problems",
     "ingress_rules_for",
     "is_placeholder",
     "k8s_problems",
@@ -261,6 +266,48 @@ def image_problems(image: str) -> list[str]:
     if tag == "latest":
         return [f"{image}: tag latest is not pinned"]
     return []
+
+
+SERVICES_IMAGE_NAME = "landlord-restate-services"
+"""The Dockerfile's default target: serving only (`python -m services`), no control-plane CLI."""
+CONTROL_IMAGE_NAME = "landlord-restate-control"
+"""The Dockerfile's `control` target: the `landlord-restate` command, for one-shot steps."""
+SERVE_COMMAND = ["python", "-m", "services", "--bind", "0.0.0.0:9080"]
+REGISTER_COMMAND = ["landlord-restate", "register", "--wait", "120s"]
+
+
+def _repository_and_tag(image: str) -> tuple[str, str | None]:
+    """`registry/path/name:tag` as (its last path component, tag); None for a digest."""
+    if "@" in image:
+        return image.split("@", 1)[0].rsplit("/", 1)[-1], None
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:
+        name, tag = image, ""
+    return name.rsplit("/", 1)[-1], tag
+
+
+def image_roles_problems(services: Manifest, register: Manifest) -> list[str]:
+    """The services container runs the services image's server (`python -m services`), never
+    the CLI; the registration runs `register --wait 120s` from the control image, at the
+    services image's version (both tags, when neither is a digest)."""
+    problems = []
+    served, served_tag = _repository_and_tag(services["image"])
+    if served != SERVICES_IMAGE_NAME:
+        problems.append(f"services image {services['image']} is not {SERVICES_IMAGE_NAME}")
+    serving = [*services.get("command", []), *services.get("args", [])]
+    if serving != SERVE_COMMAND:
+        problems.append(f"services run {serving}, not {SERVE_COMMAND}")
+    control, control_tag = _repository_and_tag(register["image"])
+    if control != CONTROL_IMAGE_NAME:
+        problems.append(f"registration image {register['image']} is not {CONTROL_IMAGE_NAME}")
+    if served_tag is not None and control_tag is not None and served_tag != control_tag:
+        problems.append(
+            f"registration image tag {control_tag} is not the services image's {served_tag}"
+        )
+    registering = [*register.get("command", []), *register.get("args", [])]
+    if registering != REGISTER_COMMAND:
+        problems.append(f"registration runs {registering}, not {REGISTER_COMMAND}")
+    return problems
 
 
 # -- services and network policy ---------------------------------------------------------------

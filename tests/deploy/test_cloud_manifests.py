@@ -28,6 +28,7 @@ from tests.deploy.manifests import (
     expand_env,
     find,
     image_problems,
+    image_roles_problems,
     is_placeholder,
     k8s_problems,
     load_any_yaml,
@@ -135,8 +136,11 @@ def tunnel_problems(resources: Resources) -> list[str]:
 
 def registration_problems(resources: Resources) -> list[str]:
     """Registration goes through the tunnel to the services Service, as a Cloud registration
-    (mechanism cloud, API key from a Secret), with every $(VAR) defined before use."""
+    (mechanism cloud, API key from a Secret), with every $(VAR) defined before use, from the
+    control image (the services run the services image)."""
     env, problems = registration_env(resources)
+    services = containers(find(resources, "Deployment", "landlord-services"))[0]
+    problems += image_roles_problems(services, job_container(resources))
     if env.get("LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM") != "cloud":
         problems.append("execution mechanism is not cloud")
     if env.get("LANDLORD_WORKFLOW_RESTATE_AUTH_TYPE") != "api_key":
@@ -311,6 +315,10 @@ BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
     "variable used before it is defined": (
         "registration",
         lambda rs: job_container(rs)["env"].reverse(),
+    ),
+    "registration from the services image": (
+        "registration",
+        lambda rs: job_container(rs).update(image="landlord-restate-services:0.1.0"),
     ),
     "registered as self-hosted": (
         "registration",

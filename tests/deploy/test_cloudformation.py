@@ -111,7 +111,8 @@ def test_lambda_template_publishes_a_version_and_outputs_what_restate_registers(
 
 def test_fargate_services_reach_restate_only_through_port_9080_from_restate() -> None:
     """Non-root, read-only root fs, private subnets, Cloud Map; 9080 only from Restate's group;
-    the registration task registers the Cloud Map name as a fargate deployment."""
+    the services image serves with `python -m services`; the registration task runs the control
+    image's CLI and registers the Cloud Map name as a fargate deployment."""
     template = load(REPO_ROOT / "deploy" / "fargate" / "services.yaml")
     resources = template["Resources"]
 
@@ -121,6 +122,10 @@ def test_fargate_services_reach_restate_only_through_port_9080_from_restate() ->
     assert "CidrIp" not in ingress
 
     (services,) = resources["ServicesTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    assert services["Image"] == {"Ref": "Image"}
+    assert services["EntryPoint"] + services["Command"] == [
+        "python", "-m", "services", "--bind", "0.0.0.0:9080",
+    ]  # fmt: skip
     assert services["User"].split(":")[0] == "10001"
     assert services["ReadonlyRootFilesystem"] is True
     assert services["PortMappings"] == [{"ContainerPort": 9080, "Protocol": "tcp"}]
@@ -131,7 +136,13 @@ def test_fargate_services_reach_restate_only_through_port_9080_from_restate() ->
     assert resources["Service"]["Properties"]["ServiceRegistries"]
 
     (register,) = resources["RegistrationTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    assert register["Image"] == {"Ref": "ControlImage"}
+    assert "EntryPoint" not in register  # the control image's own: landlord-restate
     assert register["Command"] == ["register", "--wait", "120s"]
+    parameters = template["Parameters"]
+    assert "landlord-restate-services" in parameters["Image"]["Description"]
+    assert "landlord-restate-control" in parameters["ControlImage"]["Description"]
+    assert parameters["ControlImage"]["AllowedPattern"] == parameters["Image"]["AllowedPattern"]
     env = {item["Name"]: item["Value"] for item in register["Environment"]}
     assert env["LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM"] == "fargate"
     assert (

@@ -26,6 +26,7 @@ from tests.deploy.manifests import (
     env_map,
     find,
     image_problems,
+    image_roles_problems,
     k8s_problems,
     load_kustomization,
     pod_endpoint,
@@ -167,15 +168,14 @@ def services_problems(resources: Resources) -> list[str]:
 
 
 def registration_problems(resources: Resources) -> list[str]:
-    """The Job runs `register --wait 120s` once, and its URIs name the Services that reach the
-    services (9080), Restate's ingress (8080) and admin (9070) container ports."""
+    """The Job runs `register --wait 120s` once from the control image (the services run
+    `python -m services` from the services image), and its URIs name the Services that reach
+    the services (9080), Restate's ingress (8080) and admin (9070) container ports."""
     job = find(resources, "Job", "landlord-register")
     container = containers(job)[0]
     env = {k: str(v.get("value")) for k, v in env_map(container).items()}
-    problems = []
-    command = [*container.get("command", []), *container.get("args", [])]
-    if command != ["landlord-restate", "register", "--wait", "120s"]:
-        problems.append(f"runs {command}")
+    services = containers(find(resources, "Deployment", "landlord-services"))[0]
+    problems = image_roles_problems(services, container)
     spec = job.body["spec"]
     if not spec.get("backoffLimit") or not spec.get("ttlSecondsAfterFinished"):
         problems.append("backoffLimit and ttlSecondsAfterFinished must both be set")
@@ -330,6 +330,24 @@ BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
     "identity ConfigMap missing": (
         "references",
         lambda rs: rs.remove(find(rs, "ConfigMap", "landlord-restate-identity")),
+    ),
+    "services run the CLI": (
+        "registration",
+        lambda rs: containers(find(rs, "Deployment", "landlord-services"))[0].update(
+            command=["landlord-restate"], args=["serve", "--bind", "0.0.0.0:9080"]
+        ),
+    ),
+    "registration from the services image": (
+        "registration",
+        lambda rs: containers(find(rs, "Job", "landlord-register"))[0].update(
+            image="landlord-restate-services:0.1.0"
+        ),
+    ),
+    "control image of another version": (
+        "registration",
+        lambda rs: containers(find(rs, "Job", "landlord-register"))[0].update(
+            image="landlord-restate-control:0.0.9"
+        ),
     ),
     "unpinned image": (
         "images",

@@ -27,6 +27,7 @@ from tests.deploy.manifests import (
     env_map,
     find,
     image_problems,
+    image_roles_problems,
     k8s_problems,
     load_kustomization,
     matches,
@@ -48,7 +49,6 @@ OPERATOR_REGISTERS_PORT = 9080
 # (reconcilers/compute.rs, `restate_service`).
 OPERATOR_RESTATE_SERVICE = "restate"
 INGRESS_PORT, ADMIN_PORT = 8080, 9070
-REGISTER_COMMAND = ["landlord-restate", "register", "--wait", "120s"]
 REGISTER_WAIT_SECONDS = 120
 # How long the registration Job must keep retrying while the operator has not registered the
 # services yet (cluster volume, image pulls, provisioning, first ReplicaSet). An assumption, not a
@@ -471,16 +471,15 @@ def operator_service_problems(name: str, url: str, cluster: Resource, port: int)
 def registration_problems(resources: Resources) -> list[str]:
     """The Job only stores the definition: `register --wait 120s` against the operator's Restate
     Service, REGISTER_DEPLOYMENT "false" and no DEPLOYMENT_URI (never a second, unmanaged
-    deployment), an environment landlord's settings loader accepts, the services' image, and
-    retries that outlast the operator's first registration."""
+    deployment), an environment landlord's settings loader accepts, the control image at the
+    services image's version (which serves with `python -m services`), and retries that outlast
+    the operator's first registration."""
     job = find(resources, "Job", "landlord-register")
     cluster = find(resources, "RestateCluster", "restate")
     container = containers(job)[0]
     env = register_environment(resources)
-    problems = []
-    command = [*container.get("command", []), *container.get("args", [])]
-    if command != REGISTER_COMMAND:
-        problems.append(f"runs {command}, not {REGISTER_COMMAND}")
+    services = containers(find(resources, "RestateDeployment", "landlord-services"))[0]
+    problems = image_roles_problems(services, container)
     problems += operator_service_problems(
         "ENDPOINT", env.get("LANDLORD_WORKFLOW_RESTATE_ENDPOINT", ""), cluster, INGRESS_PORT
     )
@@ -501,11 +500,6 @@ def registration_problems(resources: Resources) -> list[str]:
     else:
         if restate.register_deployment is not False:
             problems.append("landlord's settings loader reads register_deployment as true")
-    services_image = containers(find(resources, "RestateDeployment", "landlord-services"))[0]
-    if container["image"] != services_image["image"]:
-        problems.append(
-            f"image {container['image']} is not the services' {services_image['image']}"
-        )
     spec = job.body["spec"]
     limit = spec.get("backoffLimit", JOB_DEFAULT_BACKOFF_LIMIT)
     retrying = job_retry_seconds(limit)
@@ -814,10 +808,22 @@ CONSISTENCY_BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
         "registration",
         lambda rs: containers(find(rs, "Job", "landlord-register"))[0].update(args=["register"]),
     ),
-    "another image than the services": (
+    "the control image of another version": (
         "registration",
         lambda rs: containers(find(rs, "Job", "landlord-register"))[0].update(
-            image="landlord-restate-services:0.0.9"
+            image="landlord-restate-control:0.0.9"
+        ),
+    ),
+    "registration from the services image": (
+        "registration",
+        lambda rs: containers(find(rs, "Job", "landlord-register"))[0].update(
+            image="landlord-restate-services:0.1.0"
+        ),
+    ),
+    "services run the CLI": (
+        "registration",
+        lambda rs: containers(find(rs, "RestateDeployment", "landlord-services"))[0].update(
+            command=["landlord-restate"], args=["serve", "--bind", "0.0.0.0:9080"]
         ),
     ),
     "gives up before the operator registers": (

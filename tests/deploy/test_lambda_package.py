@@ -192,14 +192,27 @@ def test_zip_answers_discovery_with_only_itself_on_the_path(built: Built, tmp_pa
     assert "run" in {handler["name"] for handler in workflow["handlers"]}
 
 
+SERVING_ONLY_ABSENT = {
+    # the control plane and the local-stack tooling
+    "provider", "local_stack",
+    # the extras: ecs / step-functions, docker, the CLI (cli, identity keys)
+    "boto3", "botocore", "docker", "typer", "rich", "click", "cryptography",
+    "stamina", "jsonschema", "opentelemetry", "yaml",
+    # the dev extra
+    "pytest", "_pytest", "mypy", "ruff", "moto", "hypothesis", "cfnlint",
+}  # fmt: skip
+"""What the zip must not hold: it is the distribution without extras, serving's packages only."""
+
+
 def test_zip_holds_runtime_dependencies_for_this_platform_and_no_bloat(built: Built) -> None:
-    """Runtime deps with their compiled modules for this Python; no dev deps, bytecode,
-    console scripts, install records or paths of this machine."""
+    """Serving's packages and dependencies with their compiled modules for this Python; no
+    control plane, no extra's library, no dev deps, bytecode, console scripts, install records
+    or paths of this machine."""
     with zipfile.ZipFile(built.zip_path) as archive:
         names = archive.namelist()
     top = {name.split("/", 1)[0] for name in names}
-    assert {"services", "provider", "restate", "pydantic_core", "hypercorn", "boto3"} <= top
-    assert not top & {"pytest", "mypy", "ruff", "moto", "hypothesis", "cfnlint", "_pytest"}
+    assert {"services", "telemetry", "restate", "pydantic_core", "hypercorn", "structlog"} <= top
+    assert not top & SERVING_ONLY_ABSENT, sorted(top & SERVING_ONLY_ABSENT)
     tag = f"cpython-{THIS_PYTHON.replace('.', '')}-{platform.machine()}-linux-gnu"
     assert any(name.startswith("restate/_internal.") and tag in name for name in names), tag
     assert not [n for n in names if "__pycache__/" in n or n.endswith(".pyc")]

@@ -736,7 +736,7 @@ async def test_policy_travels_in_headers_and_the_input_is_sent_as_given(
 ) -> None:
     """pass_policy hands the handler the spec's timeout and retry policy as start headers; the
     input reaches it exactly as the caller gave it, with or without pass_policy."""
-    given = {"headers": True, "tenant_id": "acme"}
+    given: dict[str, JsonValue] = {"headers": True, "tenant_id": "acme"}
     passed = await _terminal(provider, await _start(provider, POLICY, given))
     assert passed.input == given
     assert passed.output == {

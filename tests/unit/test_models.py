@@ -122,7 +122,7 @@ def test_retry_policy_rules() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(InvalidSpecError) as raised:
-        WorkflowSpec(workflow_id="BAD", definition={}, timeout=0, surprise=True)
+        WorkflowSpec(workflow_id="BAD", definition={}, timeout=0, surprise=True)  # type: ignore[call-arg]
     assert set(problems(raised)) == {"workflow_id", "definition", "timeout", "surprise"}
     assert problems(raised)["surprise"] == "is not a known field"
 

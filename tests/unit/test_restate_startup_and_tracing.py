@@ -37,7 +37,12 @@ async def test_startup_registration_failure_is_logged_and_startup_goes_on() -> N
 
 async def test_no_startup_registration_when_turned_off() -> None:
     calls: list[httpx.Request] = []
-    transport = httpx.MockTransport(lambda request: calls.append(request) or httpx.Response(500))
+
+    def record(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(500)
+
+    transport = httpx.MockTransport(record)
     provider = RestateProvider(
         RestateSettings(register_on_startup=False), admin_transport=transport
     )

@@ -12,7 +12,7 @@ from unittest.mock import AsyncMock, MagicMock
 import pytest
 import restate
 import structlog
-from pydantic import ValidationError
+from pydantic import JsonValue, ValidationError
 from restate.server_context import DisconnectedException, restate_context_is_replaying
 
 from services.compute import (
@@ -25,9 +25,8 @@ from services.compute import (
 from services.contract import MAX_INPUT_BYTES as MAX_REQUEST_BYTES
 from services.contract import Operation, RetryPolicy
 from services.logs import configure
-from services.saga import Saga
 from services.settings import ServicesConfigError, ServicesSettings, load_services_settings
-from services.workflows.lifecycle import TenantOperation, is_cancellation, redacted
+from services.workflows.tenant import Saga, TenantOperation, is_cancellation, redacted
 from services.workflows.tenant_provisioning import parse_request
 from telemetry.logs import get_logger
 
@@ -52,6 +51,7 @@ def test_a_full_request_parses() -> None:
     )
     assert request.operation is Operation.PROVISION
     assert request.timeout == timedelta(minutes=10)
+    assert request.retry_policy is not None
     assert request.retry_policy.max_attempts == 5
 
 
@@ -94,7 +94,7 @@ def test_bad_requests_are_terminal_4xx(raw: bytes, code: int, message: str) -> N
 
 
 def test_env_values_are_redacted_for_display() -> None:
-    config = {"env": {"DB_PASSWORD": SECRET}, "settings": {"a": 1}}
+    config: dict[str, JsonValue] = {"env": {"DB_PASSWORD": SECRET}, "settings": {"a": 1}}
     shown = redacted(config)
     assert shown == {"env": {"DB_PASSWORD": "***"}, "settings": {"a": 1}}
     assert config["env"] == {"DB_PASSWORD": SECRET}
@@ -116,8 +116,8 @@ def test_saga_unwinds_newest_first_once() -> None:
 
     for step in ("reserve", "start", "route"):
         saga.register(step, undo)
-    assert [c.step for c in saga.unwind()] == ["route", "start", "reserve"]
-    assert saga.unwind() == []
+    assert [c.step for c in saga.drain()] == ["route", "start", "reserve"]
+    assert saga.drain() == []
 
 
 def test_identity_keys_from_a_comma_separated_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,7 +143,9 @@ def test_no_identity_keys_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"env": {"A": 1}}, "desired_config.env.A: "),
     ],
 )
-def test_local_config_errors_name_the_key(tmp_path: Path, config: dict, message: str) -> None:
+def test_local_config_errors_name_the_key(
+    tmp_path: Path, config: dict[str, JsonValue], message: str
+) -> None:
     with pytest.raises(ComputeConfigError) as raised:
         LocalBackend(state_dir=tmp_path).validate_config(config)
     assert str(raised.value).startswith(message)
@@ -245,7 +247,9 @@ async def test_a_lost_connection_is_retried_by_restate_not_compensated(
     """A node dying mid-attempt raises DisconnectedException: the attempt must end as it is
     (Restate replays it), not run compensations whose effects no journal would record."""
     request = parse_request(
-        json.dumps({"tenant_id": "acme", "operation": "provision", "compute_provider": "mock"})
+        json.dumps(
+            {"tenant_id": "acme", "operation": "provision", "compute_provider": "mock"}
+        ).encode()
     )
     operation = TenantOperation(
         MagicMock(),
@@ -256,10 +260,10 @@ async def test_a_lost_connection_is_retried_by_restate_not_compensated(
         retry_policy=RetryPolicy(),
         lock_grace=timedelta(seconds=1),
     )
-    operation._record = AsyncMock()  # type: ignore[method-assign]
-    operation._acquire_tenant = AsyncMock()  # type: ignore[method-assign]
-    operation._transition = AsyncMock()  # type: ignore[method-assign]
-    operation._do_provision = AsyncMock(side_effect=raised)  # type: ignore[method-assign]
+    operation.live.record = AsyncMock()  # type: ignore[method-assign]
+    operation.hold.acquire = AsyncMock()  # type: ignore[method-assign]
+    operation.live.transition = AsyncMock()  # type: ignore[method-assign]
+    operation.operations.provision = AsyncMock(side_effect=raised)  # type: ignore[method-assign]
     operation._end_badly = AsyncMock(return_value=restate.TerminalError("ended", 500))  # type: ignore[method-assign]
     with pytest.raises((DisconnectedException, restate.TerminalError)) as ended:
         await operation.run()

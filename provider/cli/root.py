@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from .._exceptions import WorkflowError
 from ..config import CONFIG_FILE_ENV, ConfigError, split_config_flags
 from .config_cmd import config_app
 from .execution_cmd import execution_app
@@ -21,7 +23,10 @@ from .tenant_cmd import tenant_app
 from .validate_cmd import validate
 from .workflow_cmd import workflow_app
 
-__all__ = ["app", "main"]
+__all__ = ["TRACEBACK_ENV", "app", "main"]
+
+TRACEBACK_ENV = "LANDLORD_TRACEBACK"
+"""Set to show the traceback of an unexpected error instead of its one line."""
 
 app = typer.Typer(
     name="landlord-restate",
@@ -69,4 +74,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigError as error:
         typer.echo(f"error: {error}", err=True)
         raise SystemExit(2) from None
-    app(args=rest, obj=CliState(flags=flags), prog_name="landlord-restate")
+    try:
+        app(args=rest, obj=CliState(flags=flags), prog_name="landlord-restate")
+    except WorkflowError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise SystemExit(1) from None
+    except Exception as error:  # a defect: one line, the traceback only when asked for
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        typer.echo(
+            f"error: {type(error).__name__}: {error} (set {TRACEBACK_ENV}=1 for the traceback)",
+            err=True,
+        )
+        raise SystemExit(1) from None

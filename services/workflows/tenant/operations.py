@@ -1,0 +1,188 @@
+"""The four tenant operations (plan, provision, update, delete), the health wait, the plan diff.
+
+Each operation reads like Restate's saga example: a step that changes the tenant registers its
+compensation on the line before it runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import restate
+from pydantic import BaseModel, JsonValue
+
+from telemetry.logs import REDACTED
+
+from ...compute import ComputeBackend, ComputeState, TenantRef
+from ...contract import Operation, PlannedChange
+from .live_status import LiveStatus
+from .saga import Saga
+from .steps import Steps
+
+__all__ = ["STEPS_TOTAL", "OperationResult", "Operations", "plan_changes", "redacted"]
+
+T = TypeVar("T", bound=BaseModel)
+
+OperationResult = tuple[ComputeState, list[PlannedChange]]
+"""What an operation leaves: the compute as last observed, and the changes it planned."""
+
+STEPS_TOTAL = {Operation.PLAN: 1, Operation.PROVISION: 2, Operation.UPDATE: 3, Operation.DELETE: 1}
+"""How many counted steps each operation has (the status's `steps_total`)."""
+
+_HEALTH_FIRST_INTERVAL = timedelta(milliseconds=250)
+_HEALTH_MAX_INTERVAL = timedelta(seconds=2)
+
+
+def redacted(config: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    """The config as it may be shown (plan, result, status): `env` values are masked."""
+    env = config.get("env")
+    if not isinstance(env, dict):
+        return config
+    return {**config, "env": {name: REDACTED for name in env}}
+
+
+def plan_changes(current: ComputeState, desired: dict[str, JsonValue]) -> list[PlannedChange]:
+    """What applying `desired` to `current` would change (no side effects)."""
+    if not current.exists:
+        return [PlannedChange(action="create", resource="compute", detail=redacted(desired))]
+    before, after = redacted(current.config), redacted(desired)
+    changed: dict[str, JsonValue] = {
+        key: {"from": before.get(key), "to": after[key]}
+        for key, value in desired.items()
+        if current.config.get(key) != value
+    }
+    return [
+        PlannedChange(action="update" if changed else "keep", resource="compute", detail=changed)
+    ]
+
+
+def _destroyed(backend: ComputeBackend) -> Callable[[TenantRef], Awaitable[ComputeState]]:
+    """`backend.destroy` as a step whose result says the compute is gone."""
+
+    async def destroy(tenant: TenantRef) -> ComputeState:
+        await backend.destroy(tenant)
+        return ComputeState(exists=False)
+
+    return destroy
+
+
+class Operations:
+    """The operations on one tenant's compute, each step durable and shown in the live status."""
+
+    def __init__(
+        self,
+        steps: Steps,
+        live: LiveStatus,
+        saga: Saga,
+        *,
+        backend: ComputeBackend,
+        tenant: TenantRef,
+        config: dict[str, JsonValue],
+        health_timeout: timedelta,
+    ) -> None:
+        self.steps = steps
+        self.live = live
+        self.saga = saga
+        self.backend = backend
+        self.tenant = tenant
+        self.config = config
+        self.health_timeout = health_timeout
+
+    async def run(self, operation: Operation) -> OperationResult:
+        """Perform `operation`."""
+        perform = {
+            Operation.PLAN: self.plan,
+            Operation.PROVISION: self.provision,
+            Operation.UPDATE: self.update,
+            Operation.DELETE: self.delete,
+        }[operation]
+        return await perform()
+
+    async def plan(self) -> OperationResult:
+        """Observe the compute and say what the desired config would change."""
+        current = await self._observe()
+        return current, plan_changes(current, self.config)
+
+    async def provision(self) -> OperationResult:
+        """Create the compute (undone by destroying it), then wait until it is healthy."""
+        name = f"provision {self.backend.name}"
+        self.saga.register(name, functools.partial(self.backend.destroy, self.tenant))
+        await self._step(
+            name, self.backend.provision, self.tenant, self.config, result=ComputeState
+        )
+        return await self._wait_healthy(), plan_changes(ComputeState(exists=False), self.config)
+
+    async def update(self) -> OperationResult:
+        """Apply the desired config (undone by restoring the observed one), then wait healthy."""
+        previous = await self._observe()
+        plan = plan_changes(previous, self.config)
+
+        async def restore() -> None:
+            if previous.exists:
+                await self.backend.update(self.tenant, previous.config)
+            else:
+                await self.backend.destroy(self.tenant)
+
+        name = f"update {self.backend.name}"
+        self.saga.register(name, restore)
+        await self._step(name, self.backend.update, self.tenant, self.config, result=ComputeState)
+        return await self._wait_healthy(), plan
+
+    async def delete(self) -> OperationResult:
+        """Destroy the compute (a destroy cannot be undone: it registers no compensation)."""
+        await self._step(
+            f"destroy {self.backend.name}",
+            _destroyed(self.backend),
+            self.tenant,
+            result=ComputeState,
+        )
+        return ComputeState(exists=False), [PlannedChange(action="destroy", resource="compute")]
+
+    async def _observe(self) -> ComputeState:
+        """The compute as the backend sees it now, as a counted step."""
+        return await self._step("observe", self.backend.status, self.tenant, result=ComputeState)
+
+    async def _step(
+        self,
+        name: str,
+        action: Callable[..., Awaitable[T]],
+        *args: Any,
+        result: type[T],
+        counts: bool = True,
+    ) -> T:
+        """Show `name` as the current step, run it, and (if it `counts`) count it done."""
+        self.live.at_step(name)
+        value = await self.steps.run(name, action, *args, result=result)
+        if counts:
+            await self.live.step_done("step completed")
+        return value
+
+    async def _wait_healthy(self) -> ComputeState:
+        """Poll the backend (each poll a durable step) until healthy or `health_timeout`."""
+        waited, interval, checks = timedelta(0), _HEALTH_FIRST_INTERVAL, 0
+        state = ComputeState(exists=False)
+        while True:
+            checks += 1
+            state = await self._step(
+                f"health check {checks}",
+                self.backend.status,
+                self.tenant,
+                result=ComputeState,
+                counts=False,
+            )
+            if state.healthy:
+                await self.live.step_done("healthy", state.detail)
+                return state
+            if waited >= self.health_timeout:
+                raise restate.TerminalError(
+                    f"step 'wait healthy' failed: not healthy after "
+                    f"{self.health_timeout} ({state.detail or 'no detail'})",
+                    status_code=500,
+                    metadata={"step": "wait healthy", "outcome": "failed"},
+                )
+            await self.steps.sleep(interval, "step 'wait healthy'")
+            waited += interval
+            interval = min(interval * 2, _HEALTH_MAX_INTERVAL)
