@@ -230,3 +230,26 @@ def test_an_operator_frees_a_tenant_at_once(stack: Stack, tenant: str) -> None:
     assert hostile.returncode == 1
     assert hostile.stderr.splitlines()[0] == "error: invalid request"
     assert "tenant_id: must match" in hostile.stderr
+
+
+def test_an_unlock_hands_the_tenant_to_the_operation_waiting_for_it(
+    stack: Stack, tenant: str
+) -> None:
+    """The lock is private, so the unlock rewrites its state through the admin API and wakes
+    the waiters; the one first in line asks again and gets the tenant at once."""
+    _, invocation = provisioning(stack, tenant, NEVER_HEALTHY)
+    stack.client.kill(invocation)  # its lease would last its whole 30-minute deadline
+    waiter = f"{tenant}-delete-{uuid.uuid4().hex[:6]}"
+    waiting = stack.client.send(waiter, request(tenant, "delete"))
+    stack.client.wait_for(waiter, lambda status: "waiting" in event_types(status))
+    started = time.monotonic()
+    assert unlock(stack, tenant).returncode == 0
+    result = stack.client.attach(waiter)
+    assert result.status_code == 200, result.text
+    assert time.monotonic() - started < 30
+    assert stack.processes(tenant) == []  # the delete found the leftover and destroyed it
+    calls = stack.client.query(
+        f"SELECT index FROM sys_journal WHERE id = '{waiting}' AND entry_type = 'Command: Call'"
+    )
+    assert len(calls) == 2  # woken, it asked the lock again rather than assume the tenant
+    stack.client.wait_unlocked(tenant)
