@@ -30,6 +30,7 @@ NODE_ENV_FILES = tuple(CLUSTER_DIR / f"node-{n}.env" for n in (1, 2, 3))
 # Where the units expect the programs (docs/self-hosted.md installs them there).
 INSTALLED_RESTATE_SERVER = "/usr/local/bin/restate-server"
 INSTALLED_LANDLORD = "/opt/landlord/venv/bin/landlord-restate"
+INSTALLED_PYTHON = "/opt/landlord/venv/bin/python"
 
 PEM_FILE_ENV = "RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE"
 KEY_ID = re.compile(r"^publickeyv1_[1-9A-HJ-NP-Za-km-z]{32,44}$")
@@ -81,6 +82,7 @@ def installed(command: list[str], *, restate_binary: Path) -> list[str]:
     programs = {
         INSTALLED_RESTATE_SERVER: str(restate_binary),
         INSTALLED_LANDLORD: str(landlord_cli()),
+        INSTALLED_PYTHON: sys.executable,
     }
     if command[0] not in programs:
         raise AssertionError(f"unexpected program in ExecStart: {command[0]}")

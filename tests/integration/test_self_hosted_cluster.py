@@ -223,8 +223,8 @@ def cluster(restate_binary: Path, tmp_path: Path) -> Iterator[SelfHostedCluster]
         state_dir=tmp_path / "tenants",
     )
     serve = installed(exec_start("landlord-services.service"), restate_binary=restate_binary)
-    assert serve[1:3] == ["serve", "--bind"], serve
-    serve[3] = f"127.0.0.1:{services_port}"  # the unit binds 0.0.0.0:9080
+    assert serve[1:4] == ["-m", "services", "--bind"], serve
+    serve[4] = f"127.0.0.1:{services_port}"  # the unit binds 0.0.0.0:9080
     process_env = environment_without_settings()
     services = HttpProcess(
         name="landlord-services",

@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from .self_hosted import (
     CLUSTER_TOML,
     DEPLOY_DIR,
     INSTALLED_LANDLORD,
+    INSTALLED_PYTHON,
     INSTALLED_RESTATE_SERVER,
     KEY_SCRIPT,
     LANDLORD_ENV,
@@ -153,6 +155,7 @@ def test_units_pass_systemd_analyze_verify(restate_binary: Path, tmp_path: Path)
         text = (DEPLOY_DIR / unit).read_text(encoding="utf-8")
         text = text.replace(INSTALLED_RESTATE_SERVER, str(restate_binary))
         text = text.replace(INSTALLED_LANDLORD, str(landlord_cli()))
+        text = text.replace(INSTALLED_PYTHON, sys.executable)
         (tmp_path / unit).write_text(text, encoding="utf-8")
     done = subprocess.run(
         [analyze, "verify", "--man=no", *(str(tmp_path / unit) for unit in UNITS)],
@@ -169,8 +172,8 @@ def test_units_pass_systemd_analyze_verify(restate_binary: Path, tmp_path: Path)
 
 @pytest.mark.parametrize("unit", ["landlord-services.service", "landlord-register.service"])
 def test_landlord_units_run_real_commands(unit: str, restate_binary: Path) -> None:
-    """The unit's landlord-restate command and flags exist: the CLI accepts them with --help
-    (an unknown command or option is an error before --help is honoured)."""
+    """The unit's command and flags exist: it accepts them with --help (an unknown command
+    or option is an error before --help is honoured)."""
     command = installed(exec_start(unit), restate_binary=restate_binary)
     done = subprocess.run(
         [*command, "--help"], capture_output=True, text=True, timeout=60, check=False
