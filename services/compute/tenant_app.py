@@ -16,9 +16,15 @@ TENANT_ENV = "LANDLORD_TENANT_ID"
 SETTINGS_ENV = "LANDLORD_TENANT_SETTINGS"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class TenantHandler(BaseHTTPRequestHandler):
+    """Answers `/health` (200 once `ready()`, 503 before) and `/` (the tenant and settings)."""
+
     tenant_id = ""
     settings: Any = None
+
+    def ready(self) -> bool:
+        """Whether the tenant is healthy; always, for the built-in app."""
+        return True
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
@@ -29,7 +35,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:
-        if self.path == "/health":
+        if self.path == "/health" and not self.ready():
+            self._send(503, {"status": "starting", "tenant": self.tenant_id})
+        elif self.path == "/health":
             self._send(200, {"status": "ok", "tenant": self.tenant_id})
         elif self.path == "/":
             self._send(200, {"tenant": self.tenant_id, "settings": self.settings})
@@ -40,15 +48,15 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the services log is where operators look."""
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Serve until SIGTERM."""
+def main(argv: list[str] | None = None, *, handler: type[TenantHandler] = TenantHandler) -> None:
+    """Serve until SIGTERM (`handler`: a subclass may decide when the tenant is ready)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
-    _Handler.tenant_id = os.environ.get(TENANT_ENV, "")
-    _Handler.settings = json.loads(os.environ.get(SETTINGS_ENV) or "{}")
-    server = ThreadingHTTPServer((args.host, args.port), _Handler)
+    handler.tenant_id = os.environ.get(TENANT_ENV, "")
+    handler.settings = json.loads(os.environ.get(SETTINGS_ENV) or "{}")
+    server = ThreadingHTTPServer((args.host, args.port), handler)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         server.server_close()

@@ -103,33 +103,16 @@ POOL_MIN = 8
 
 GATE_ENV = "CRASH_MATRIX_GATES"
 GATED_TENANT = f"""
-import json, os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import os
+from services.compute import tenant_app
 
-tenant = os.environ[{TENANT_ENV!r}]
-settings = json.loads(os.environ.get({SETTINGS_ENV!r}) or "{{}}")
-gate = os.path.join(os.environ[{GATE_ENV!r}], tenant)
+gate = os.path.join(os.environ[{GATE_ENV!r}], os.environ[{TENANT_ENV!r}])
 
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path == "/health":
-            ready = os.path.exists(gate)
-            status, body = (200, {{"status": "ok"}}) if ready else (503, {{"status": "starting"}})
-        elif self.path == "/":
-            status, body = 200, {{"tenant": tenant, "settings": settings}}
-        else:
-            status, body = 404, {{}}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+class Gated(tenant_app.TenantHandler):
+    def ready(self):
+        return os.path.exists(gate)
 
-    def log_message(self, format, *args):
-        pass
-
-ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+tenant_app.main(["--port", os.environ["PORT"]], handler=Gated)
 """
 """A tenant that answers /health 503 until its gate file exists (SIGTERM ends it)."""
 
