@@ -34,7 +34,7 @@ from .models import (
     RetryPolicy,
     WorkflowSpec,
 )
-from .protocol import Provider, StartsUp
+from .protocol import Provider, ReadsManyStatuses, StartsUp, WaitsForExecutions
 from .registry import Registry
 from .validation import (
     EXECUTION_NAME_PATTERN,
@@ -68,10 +68,12 @@ __all__ = [
     "ProviderConflictError",
     "ProviderNotFoundError",
     "ProviderUnavailableError",
+    "ReadsManyStatuses",
     "Registry",
     "RetryPolicy",
     "StartsUp",
     "UnexpectedResponseError",
+    "WaitsForExecutions",
     "WorkflowError",
     "WorkflowNotFoundError",
     "WorkflowSpec",

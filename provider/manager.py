@@ -1,21 +1,26 @@
 """`Manager`: the one entry point the control plane calls.
 
 It validates input before any provider sees it, routes each call to the provider named by
-type (or the configured default), and logs and traces every operation with its ids.
+type (or the configured default), and logs and traces every operation with its ids. Waiting for
+an execution and reading many statuses use the provider's own capability when it declares one
+(`WaitsForExecutions`, `ReadsManyStatuses`), and the plain `Provider` calls otherwise.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from opentelemetry import trace
 
+from services.contract import format_duration
 from telemetry.logs import get_logger
 
-from ._exceptions import InvalidSpecError
+from ._exceptions import ExecutionNotFoundError, InvalidSpecError, Problem
 from .models import (
     CreateWorkflowResult,
     ExecutionInput,
@@ -24,14 +29,28 @@ from .models import (
     ExecutionStatus,
     WorkflowSpec,
 )
-from .protocol import Provider, StartsUp
+from .polling import poll_until
+from .protocol import Provider, ReadsManyStatuses, StartsUp, WaitsForExecutions
 from .registry import Registry
 from .validation import validate_execution_id, validate_workflow_id
 
-__all__ = ["MAX_LIST_LIMIT", "Manager"]
+__all__ = ["MAX_BATCH", "MAX_LIST_LIMIT", "MAX_WAIT", "READ_CONCURRENCY", "Manager"]
 
 MAX_LIST_LIMIT = 1000
+MAX_BATCH = 1000
+"""The most execution ids one `get_execution_statuses` call takes."""
+MAX_WAIT = timedelta(minutes=15)
+"""The longest one `wait_for_execution` call waits; a longer wait is a loop of calls."""
+READ_CONCURRENCY = 8
+"""Status reads in flight at once when a provider cannot read many in one round trip."""
+
+_POLLING = frozenset({"get_execution_status", "get_execution_statuses", "wait_for_execution"})
+"""The control plane's polling path: one log line per call only at debug."""
+
 _tracer = trace.get_tracer("landlord.workflow")
+
+_Field = str | int | list[str] | None
+"""What an operation's log line and span carry: ids, counts, lists of ids."""
 
 
 def _tenant_of(execution: ExecutionInput) -> str | None:
@@ -40,6 +59,63 @@ def _tenant_of(execution: ExecutionInput) -> str | None:
         if isinstance(source, Mapping) and isinstance(source.get("tenant_id"), str):
             return str(source["tenant_id"])
     return None
+
+
+def _wait_timeout(timeout: object) -> timedelta:
+    """The timeout of one wait, or `InvalidSpecError` naming the rule it breaks."""
+    if not isinstance(timeout, timedelta) or not timedelta(0) < timeout <= MAX_WAIT:
+        raise InvalidSpecError.single(
+            "timeout",
+            f"must be a duration above 0s and at most {format_duration(MAX_WAIT)}",
+            subject="request",
+        )
+    return timeout
+
+
+def _execution_ids(execution_ids: object) -> list[str]:
+    """The ids of a batch read, each checked and duplicates dropped (first order kept), or
+    `InvalidSpecError` naming each bad one by its index."""
+    if isinstance(execution_ids, str | bytes) or not isinstance(execution_ids, Sequence):
+        raise InvalidSpecError.single(
+            "execution_ids", "must be a list of execution ids", subject="request"
+        )
+    if len(execution_ids) > MAX_BATCH:
+        raise InvalidSpecError.single(
+            "execution_ids", f"must hold at most {MAX_BATCH} ids", subject="request"
+        )
+    problems: list[Problem] = []
+    for index, execution_id in enumerate(execution_ids):
+        try:
+            validate_execution_id(execution_id)
+        except InvalidSpecError as error:
+            problems.extend(Problem(f"execution_ids[{index}]", p.rule) for p in error.problems)
+    if problems:
+        raise InvalidSpecError(problems, subject="request")
+    return list(dict.fromkeys(execution_ids))
+
+
+async def _read_one_by_one(
+    provider: Provider, execution_ids: list[str]
+) -> dict[str, ExecutionStatus]:
+    """Each known id's status through `get_execution_status`, `READ_CONCURRENCY` at a time;
+    the first error other than not-found ends the lot and is raised as it is."""
+    found: dict[str, ExecutionStatus] = {}
+    queue = iter(execution_ids)
+
+    async def reader() -> None:
+        for execution_id in queue:
+            try:
+                found[execution_id] = await provider.get_execution_status(execution_id)
+            except ExecutionNotFoundError:
+                continue
+
+    try:
+        async with asyncio.TaskGroup() as readers:
+            for _ in range(min(READ_CONCURRENCY, len(execution_ids))):
+                readers.create_task(reader())
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return {i: found[i] for i in execution_ids if i in found}
 
 
 class Manager:
@@ -84,10 +160,10 @@ class Manager:
 
     @asynccontextmanager
     async def _operation(
-        self, operation: str, provider: Provider, **ids: str | None
-    ) -> AsyncIterator[dict[str, str | None]]:
+        self, operation: str, provider: Provider, **ids: _Field
+    ) -> AsyncIterator[dict[str, _Field]]:
         """Log one line and open one span per operation; callers may add ids as they learn them."""
-        fields: dict[str, str | None] = {k: v for k, v in ids.items() if v is not None}
+        fields: dict[str, _Field] = {k: v for k, v in ids.items() if v is not None}
         started = time.perf_counter()
         with _tracer.start_as_current_span(
             f"workflow.{operation}",
@@ -110,8 +186,7 @@ class Manager:
                     **fields,
                 )
                 raise
-            # Status is the control plane's polling path: one line per poll only at debug.
-            log = self._log.debug if operation == "get_execution_status" else self._log.info
+            log = self._log.debug if operation in _POLLING else self._log.info
             log(
                 "workflow operation",
                 operation=operation,
@@ -171,6 +246,52 @@ class Manager:
             fields["workflow_id"] = status.workflow_id
             fields["state"] = status.state.value
             return status
+
+    async def wait_for_execution(
+        self, execution_id: str, *, timeout: timedelta, provider_type: str | None = None
+    ) -> ExecutionStatus:
+        """The execution's status once it has ended, or as it is when `timeout` passes first
+        (never an error for the timeout). The provider waits when it can; otherwise its status
+        is polled with backoff."""
+        validate_execution_id(execution_id)
+        _wait_timeout(timeout)
+        provider = self.provider(provider_type)
+        async with self._operation(
+            "wait_for_execution",
+            provider,
+            execution_id=execution_id,
+            timeout=format_duration(timeout),
+        ) as fields:
+            if isinstance(provider, WaitsForExecutions):
+                status = await provider.wait_for_execution(execution_id, timeout=timeout)
+            else:
+                status = await poll_until(
+                    lambda: provider.get_execution_status(execution_id),
+                    done=lambda seen: seen.state.is_terminal,
+                    timeout=timeout,
+                )
+            fields["workflow_id"] = status.workflow_id
+            fields["state"] = status.state.value
+            return status
+
+    async def get_execution_statuses(
+        self, execution_ids: Sequence[str], *, provider_type: str | None = None
+    ) -> dict[str, ExecutionStatus]:
+        """Many executions' statuses, keyed by id; ids the provider does not know are left out.
+        One round trip when the provider can read many at once, else a few reads at a time."""
+        ids = _execution_ids(execution_ids)
+        provider = self.provider(provider_type)
+        async with self._operation(
+            "get_execution_statuses", provider, execution_ids=ids, requested=len(ids)
+        ) as fields:
+            if not ids:
+                statuses: dict[str, ExecutionStatus] = {}
+            elif isinstance(provider, ReadsManyStatuses):
+                statuses = await provider.get_execution_statuses(ids)
+            else:
+                statuses = await _read_one_by_one(provider, ids)
+            fields["found"] = len(statuses)
+            return statuses
 
     async def stop_execution(
         self, execution_id: str, *, reason: str = "", provider_type: str | None = None

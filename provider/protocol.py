@@ -1,8 +1,13 @@
-"""`Provider`: the seam every workflow engine plugs into (mock, Restate, Step Functions), and
-`StartsUp`: what a provider with start-up work and a health report declares."""
+"""`Provider`: the seam every workflow engine plugs into (mock, Restate, Step Functions), and the
+capabilities a provider may declare beside it: `StartsUp` (start-up work and a health report),
+`WaitsForExecutions` (wait for an execution to end instead of being polled) and
+`ReadsManyStatuses` (many statuses in one round trip). The `Manager` uses a capability when a
+provider has it and falls back to the plain `Provider` calls when it does not."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from .models import (
@@ -14,7 +19,7 @@ from .models import (
     WorkflowSpec,
 )
 
-__all__ = ["Provider", "StartsUp"]
+__all__ = ["Provider", "ReadsManyStatuses", "StartsUp", "WaitsForExecutions"]
 
 
 @runtime_checkable
@@ -76,4 +81,26 @@ class StartsUp(Protocol):
 
     async def health(self) -> dict[str, Any]:
         """Whether the engine is reachable and which workflows are available."""
+        ...
+
+
+@runtime_checkable
+class WaitsForExecutions(Protocol):
+    """A provider that can wait for an execution to end (instead of being polled)."""
+
+    async def wait_for_execution(self, execution_id: str, *, timeout: timedelta) -> ExecutionStatus:
+        """The status once the execution has ended, or as it is when `timeout` passes first
+        (never raises for the timeout). Unknown id → `ExecutionNotFoundError`."""
+        ...
+
+
+@runtime_checkable
+class ReadsManyStatuses(Protocol):
+    """A provider that reads many executions' statuses in one round trip."""
+
+    async def get_execution_statuses(
+        self, execution_ids: Sequence[str]
+    ) -> dict[str, ExecutionStatus]:
+        """Each known id's status (as `get_execution_status` gives it), keyed by id; ids the
+        engine does not know are left out."""
         ...

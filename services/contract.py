@@ -56,6 +56,7 @@ __all__ = [
     "REQUEST_TOO_LARGE_CODE",
     "RETRY_POLICY_HEADER",
     "STATUS_HANDLER",
+    "STATUS_STATE_KEY",
     "TENANT_ID_PATTERN",
     "TENANT_RUN_HANDLER",
     "TENANT_SERVICE",
@@ -93,6 +94,9 @@ TENANT_SERVICE = "TenantProvisioning"
 TENANT_RUN_HANDLER = "run"
 STATUS_HANDLER = "status"
 """A workflow with a shared handler of this name reports live progress as a `TenantStatus`."""
+STATUS_STATE_KEY = "status"
+"""The state key where such a workflow keeps that `TenantStatus` (the handler answers from it;
+the control plane reads it through the admin API, which starts no invocation)."""
 
 DEFINITIONS_SERVICE = "WorkflowDefinitions"
 """Stored landlord workflow specs: a private object keyed by workflow id, whose state the

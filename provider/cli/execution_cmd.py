@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from .._exceptions import ExecutionNotFoundError
 from ..manager import Manager
 from ..models import ExecutionInput, ExecutionState, ExecutionStatus
 from .runtime import Output, console, emit, with_manager
@@ -42,8 +43,19 @@ def _show(status: ExecutionStatus, output: Output) -> None:
     emit(status, output=output, table=table)
 
 
-def _exit_code(status: ExecutionStatus) -> None:
-    if status.state.is_terminal and status.state is not ExecutionState.SUCCEEDED:
+def _summaries(statuses: list[ExecutionStatus]) -> None:
+    """One line per execution: id, state, start and stop."""
+    grid = Table("execution", "state", "started", "stopped", box=None)
+    for item in statuses:
+        grid.add_row(
+            item.execution_id, item.state.value, str(item.start_time), str(item.stop_time or "")
+        )
+    console.print(grid)
+
+
+def _exit_code(*statuses: ExecutionStatus) -> None:
+    """Exit 3 when any of the executions ended in a state but `succeeded`."""
+    if any(s.state.is_terminal and s.state is not ExecutionState.SUCCEEDED for s in statuses):
         raise typer.Exit(3)
 
 
@@ -85,23 +97,50 @@ def start(
 @execution_app.command("status")
 def status(
     ctx: typer.Context,
-    execution_id: Annotated[str, typer.Argument(help="The execution id start printed.")],
+    execution_ids: Annotated[
+        list[str], typer.Argument(help="The execution id(s) start printed.", metavar="ID...")
+    ],
     provider: ProviderOption = None,
     watch_it: WatchOption = False,
     output: OutputOption = "table",
 ) -> None:
-    """Show an execution's state, output or error (exit 3 when it ended badly)."""
+    """Show an execution's state, output or error; several ids, read together, one line each
+    (exit 3 when one ended badly, 1 when one is not found)."""
+    if len(execution_ids) > 1:
+        if watch_it:
+            raise fail("--watch follows one execution: give one id")
+        _show_many(ctx, execution_ids, provider=provider, output=output)
+        return
 
     async def go(manager: Manager) -> ExecutionStatus:
         if watch_it:
             return await watch(
-                manager, execution_id, provider_type=provider, quiet=output == "json"
+                manager, execution_ids[0], provider_type=provider, quiet=output == "json"
             )
-        return await manager.get_execution_status(execution_id, provider_type=provider)
+        return await manager.get_execution_status(execution_ids[0], provider_type=provider)
 
     result = with_manager(state_of(ctx), go)
     _show(result, output)
     _exit_code(result)
+
+
+def _show_many(
+    ctx: typer.Context, execution_ids: list[str], *, provider: str | None, output: Output
+) -> None:
+    """The statuses of several executions in one call; each unknown id is one error line."""
+    found = with_manager(
+        state_of(ctx),
+        lambda manager: manager.get_execution_statuses(execution_ids, provider_type=provider),
+    )
+    asked = list(dict.fromkeys(execution_ids))
+    statuses = [found[i] for i in asked if i in found]
+    emit(statuses, output=output, table=lambda: _summaries(statuses))
+    missing = [i for i in asked if i not in found]
+    for execution_id in missing:
+        typer.echo(f"error: {ExecutionNotFoundError(execution_id)}", err=True)
+    if missing:
+        raise typer.Exit(1)
+    _exit_code(*statuses)
 
 
 @execution_app.command("stop")
@@ -136,12 +175,4 @@ def list_(
         ),
     )
 
-    def table() -> None:
-        grid = Table("execution", "state", "started", "stopped", box=None)
-        for item in found:
-            grid.add_row(
-                item.execution_id, item.state.value, str(item.start_time), str(item.stop_time or "")
-            )
-        console.print(grid)
-
-    emit(found, output=output, table=table)
+    emit(found, output=output, table=lambda: _summaries(found))

@@ -3,7 +3,7 @@ keeps only the result)."""
 
 from __future__ import annotations
 
-import asyncio
+from datetime import timedelta
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -11,9 +11,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from ..manager import Manager
 from ..models import ExecutionStatus
 
-__all__ = ["watch"]
+__all__ = ["REFRESH", "watch"]
 
-POLL_SECONDS = 0.25
+REFRESH = timedelta(seconds=1)
+"""How long one wait lasts before the display shows the execution's progress again."""
 
 
 def _describe(status: ExecutionStatus) -> tuple[str, int | None, int | None]:
@@ -33,7 +34,8 @@ def _describe(status: ExecutionStatus) -> tuple[str, int | None, int | None]:
 async def watch(
     manager: Manager, execution_id: str, *, provider_type: str | None, quiet: bool = False
 ) -> ExecutionStatus:
-    """Poll the execution, showing state, phase, current step and steps done / total."""
+    """Wait for the execution to end, `REFRESH` at a time, showing its state, phase, current
+    step and steps done / total after each wait; return as soon as it has ended."""
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -46,9 +48,10 @@ async def watch(
     ) as bar:
         task = bar.add_task(execution_id, total=None)
         while True:
-            status = await manager.get_execution_status(execution_id, provider_type=provider_type)
+            status = await manager.wait_for_execution(
+                execution_id, timeout=REFRESH, provider_type=provider_type
+            )
             label, done, total = _describe(status)
             bar.update(task, description=label, completed=done or 0, total=total)
             if status.state.is_terminal:
                 return status
-            await asyncio.sleep(POLL_SECONDS)

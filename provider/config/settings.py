@@ -100,6 +100,12 @@ class RestateSettings(_Section):
     timeout (`pass_policy`, and so should end itself first); other executions get none."""
     retry_attempts: int = Field(default=3, ge=0, le=20)
     """Retries of a request to Restate on connection errors, 5xx and 429."""
+    status_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    """Executions whose status the provider remembers: a finished one is never read again, a
+    running one only when its journal grew (0 remembers none)."""
+    definition_cache: Duration = timedelta(seconds=5)
+    """How long a start reuses the stored workflow spec it read (another process's change to
+    it shows within this; 0s reads it at every start)."""
     register_on_startup: bool = True
     """Register the built-in workflow when a manager starts."""
     register_deployment: bool = True

@@ -18,8 +18,10 @@ class MockBehavior(BaseModel):
     """Scripted behaviour for a mock workflow's executions.
 
     `after_polls` status polls report `running` before the outcome is reached (0: reached at
-    start). `run_forever` stays running until stopped or past the workflow timeout;
-    `stay_pending` never starts. `output` None means the output echoes the execution's input.
+    start); a poll is a status read: `get_execution_status`, each id of
+    `get_execution_statuses`, or the start of a `wait_for_execution`. `run_forever` stays
+    running until stopped or past the workflow timeout; `stay_pending` never starts. `output`
+    None means the output echoes the execution's input.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

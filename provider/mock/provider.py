@@ -2,12 +2,16 @@
 
 Callers use it to test their own handling of every execution state: each workflow's
 executions follow a scripted `MockBehavior` (set in code or in the spec's `provider_config`).
+It has both optional capabilities: `wait_for_execution` really waits (woken when the execution
+ends, from any thread or event loop), and `get_execution_statuses` reads many under one lock.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -71,6 +75,10 @@ class _Execution:
     history: list[ExecutionEvent] = field(default_factory=list)
 
 
+_Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]
+"""Someone waiting for an execution to end: the event to set, and the loop it belongs to."""
+
+
 class MockProvider:
     """In-memory provider named `mock`; thread-safe; behaviour scripted per workflow."""
 
@@ -88,6 +96,7 @@ class MockProvider:
         self._behaviors: dict[str, MockBehavior] = {}
         self._workflows: dict[str, _Workflow] = {}
         self._executions: dict[str, _Execution] = {}
+        self._waiters: dict[str, list[_Waiter]] = {}
 
     def set_behavior(self, workflow_id: str, behavior: MockBehavior) -> None:
         """Script the executions of `workflow_id` started from now on (overrides the spec)."""
@@ -185,6 +194,9 @@ class MockProvider:
         execution.history.append(
             ExecutionEvent(timestamp=now, type=_EVENT[state], details=details or {})
         )
+        for loop, ended in self._waiters.get(execution.execution_id, ()):
+            with contextlib.suppress(RuntimeError):  # that waiter's loop has closed
+                loop.call_soon_threadsafe(ended.set)
 
     def _advance(self, execution: _Execution, *, poll: bool) -> None:
         """Move a live execution along its behaviour: one status poll, or the deadline."""
@@ -226,12 +238,53 @@ class MockProvider:
             raise ExecutionNotFoundError(execution_id)
         return execution
 
+    def _poll(self, execution: _Execution) -> ExecutionStatus:
+        """One status read: it counts as a poll for `after_polls`."""
+        self._advance(execution, poll=True)
+        return self._status(execution)
+
     async def get_execution_status(self, execution_id: str) -> ExecutionStatus:
         """The execution's status; each call counts as one poll for `after_polls`."""
         with self._lock:
+            return self._poll(self._get(execution_id))
+
+    async def get_execution_statuses(
+        self, execution_ids: Sequence[str]
+    ) -> dict[str, ExecutionStatus]:
+        """Each known execution's status, all read at one moment; each counts as one poll,
+        as its own status read would. Unknown ids are left out."""
+        with self._lock:
+            known = (self._executions.get(i) for i in dict.fromkeys(execution_ids))
+            return {e.execution_id: self._poll(e) for e in known if e is not None}
+
+    async def wait_for_execution(self, execution_id: str, *, timeout: timedelta) -> ExecutionStatus:
+        """The status once the execution ends (stopped, its outcome reached by other callers'
+        polls, or its deadline), or as it is when `timeout` passes. The call counts as one
+        poll, taken when it starts, so an `after_polls` behaviour moves under a waiter too."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + timeout.total_seconds()
+        waiter: _Waiter = (loop, asyncio.Event())
+        with self._lock:
             execution = self._get(execution_id)
             self._advance(execution, poll=True)
-            return self._status(execution)
+            self._waiters.setdefault(execution_id, []).append(waiter)
+        try:
+            while True:
+                with self._lock:
+                    self._advance(execution, poll=False)
+                    remaining = give_up - loop.time()
+                    if execution.state.is_terminal or remaining <= 0:
+                        return self._status(execution)
+                    to_deadline = (execution.deadline - self._clock()).total_seconds()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(remaining, to_deadline)):
+                        await waiter[1].wait()
+        finally:
+            with self._lock:
+                waiters = self._waiters[execution_id]
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._waiters[execution_id]
 
     async def stop_execution(self, execution_id: str, reason: str) -> None:
         """Cancel a live execution; a finished one is left as it is."""

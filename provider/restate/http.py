@@ -4,7 +4,8 @@ Transient failures (connection errors, timeouts, 5xx, 429) are retried with back
 `retry_attempts` times; 4xx never are. A server that cannot be reached (or still answers 5xx)
 becomes `ProviderUnavailableError` naming the endpoint, with Restate's own message; 401/403
 become `AuthenticationError`; `check` turns any other unexpected answer into
-`UnexpectedResponseError`. No `httpx` exception leaves this module.
+`UnexpectedResponseError`. No `httpx` exception leaves this module. Connections acknowledge at
+once (`transport.py`), so SQL answers do not stall on delayed ACKs.
 The API key travels only in the Authorization header, never in a message or a log line.
 """
 
@@ -20,6 +21,7 @@ from opentelemetry.propagate import inject
 from pydantic import SecretStr
 
 from .._exceptions import AuthenticationError, ProviderUnavailableError, UnexpectedResponseError
+from .transport import restate_transport
 
 __all__ = ["RestateHttp", "restate_message"]
 
@@ -67,7 +69,7 @@ class RestateHttp:
                 base_url=self.base_url,
                 headers=headers,
                 timeout=self._timeout,
-                transport=self._transport,
+                transport=self._transport or restate_transport(),
                 trust_env=False,
             )
         return self._client
@@ -90,7 +92,7 @@ class RestateHttp:
             inject(sent_headers)
         client = self._get_client()
         try:
-            for attempt in stamina.retry_context(
+            async for attempt in stamina.retry_context(
                 on=_TransientError,
                 attempts=self._retry_attempts + 1,
                 timeout=None,
@@ -117,6 +119,21 @@ class RestateHttp:
                         )
         except _TransientError as error:
             raise ProviderUnavailableError(self.base_url, reason=str(error)) from None
+        return self._authenticated(response)
+
+    async def wait(self, path: str, seconds: float) -> httpx.Response | None:
+        """GET `path`, which the server answers only once something happened; None when
+        `seconds` pass first. Not retried: waiting again is the caller's choice."""
+        timeout = httpx.Timeout(self._timeout, read=max(seconds, 0.001))
+        try:
+            response = await self._get_client().get(path, timeout=timeout)
+        except httpx.ReadTimeout:
+            return None
+        except httpx.TransportError as error:
+            raise ProviderUnavailableError(self.base_url, reason=type(error).__name__) from None
+        return self._authenticated(response)
+
+    def _authenticated(self, response: httpx.Response) -> httpx.Response:
         if response.status_code in (401, 403):
             raise AuthenticationError(self.base_url, reason=f"answered {response.status_code}")
         return response

@@ -36,14 +36,17 @@ class IngressApi:
         body: bytes,
         *,
         headers: dict[str, str] | None = None,
+        delay: str | None = None,
     ) -> Sent:
         """Start `service/key/handler` without waiting (a workflow key runs at most once);
-        `headers` are journaled with the input."""
+        `headers` are journaled with the input; with `delay` (e.g. "30m") it runs that much
+        later."""
         response = await self.http.request(
             "POST",
             f"/restate/send/{service}/{key}/{handler}",
             content=body,
             headers={"content-type": "application/json", **(headers or {})},
+            params={"delay": delay} if delay else None,
             propagate_trace=True,
         )
         if response.status_code in (400, 404) and "not" in response.text:
@@ -70,6 +73,12 @@ class IngressApi:
         )
         if response.status_code != 404:
             self.http.check(response)
+
+    async def attach(self, invocation_id: str, *, seconds: float) -> bool:
+        """`GET /restate/invocation/{id}/attach`, which answers when the invocation ends:
+        whether it answered within `seconds`."""
+        response = await self.http.wait(f"/restate/invocation/{invocation_id}/attach", seconds)
+        return response is not None
 
     async def invocation_output(self, invocation_id: str) -> httpx.Response:
         """`GET /restate/invocation/{id}/output`: 200 with the result, 470 while running."""

@@ -6,7 +6,13 @@ import re
 
 from .._exceptions import ExecutionNotFoundError, InvalidSpecError
 
-__all__ = ["INVOCATION_ID", "SERVICE_NAME", "check_invocation_id", "service_name_for"]
+__all__ = [
+    "INVOCATION_ID",
+    "SERVICE_NAME",
+    "check_invocation_id",
+    "is_invocation_id",
+    "service_name_for",
+]
 
 INVOCATION_ID = re.compile(r"^inv_1([0-9A-Za-z]{11})([0-9A-Za-z]{22})$")
 """Restate's invocation id (codec version 1): a partition key (u64) and a uuid (u128), each in
@@ -33,10 +39,15 @@ def _base62(digits: str) -> int:
     return value
 
 
-def check_invocation_id(execution_id: str) -> str:
-    """An execution id is a Restate invocation id that Restate can decode (else its SQL answers
+def is_invocation_id(execution_id: str) -> bool:
+    """Whether this is a Restate invocation id that Restate can decode (else its SQL answers
     500 and its admin API 400); anything else cannot name an execution."""
     match = INVOCATION_ID.fullmatch(execution_id)
-    if match is None or _base62(match[1]) >= 2**64 or _base62(match[2]) >= 2**128:
+    return match is not None and _base62(match[1]) < 2**64 and _base62(match[2]) < 2**128
+
+
+def check_invocation_id(execution_id: str) -> str:
+    """The id, if it can name an execution (`is_invocation_id`); else not found."""
+    if not is_invocation_id(execution_id):
         raise ExecutionNotFoundError(execution_id)
     return execution_id

@@ -1,60 +1,86 @@
 """A workflow's own live progress: phase, current step, steps done / total and its events,
-read from its `status` handler (the contract's `TenantStatus`) when it has one."""
+read from the `TenantStatus` it keeps in its state (the contract's `STATUS_STATE_KEY`) when it
+has a `status` handler. Read through the admin API's SQL, so a poll starts no invocation."""
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC
 from typing import Any
 
 from pydantic import JsonValue, ValidationError
 
-from services.contract import STATUS_HANDLER, TenantStatus
+from services.contract import STATUS_HANDLER, STATUS_STATE_KEY, TenantStatus
 
 from ..models import ExecutionEvent
-from .admin import AdminApi
-from .ingress import IngressApi
+from .admin import AdminApi, sql_string
 
-__all__ = ["LiveProgress"]
+__all__ = ["LiveProgress", "Progress"]
+
+Progress = tuple[dict[str, JsonValue], list[ExecutionEvent]]
+"""An execution's progress fields (phase, step, steps_done, steps_total) and events."""
+
+
+def _progress_of(value: str) -> Progress:
+    try:
+        live = TenantStatus.model_validate(json.loads(value) or {})
+    except (ValueError, ValidationError):  # a `status` handler that speaks another language
+        return {}, []
+    shown = live.model_dump(mode="json")
+    progress: dict[str, JsonValue] = {
+        key: shown[key] for key in ("phase", "step", "steps_done", "steps_total")
+    }
+    events = [
+        ExecutionEvent(
+            timestamp=event.at.astimezone(UTC),
+            type=f"progress: {event.type}",
+            details={"phase": event.phase.value, "step": event.step, "message": event.message},
+        )
+        for event in live.events
+    ]
+    return progress, events
 
 
 class LiveProgress:
-    """Asks a workflow for its status; remembers which services have a `status` handler."""
+    """Reads workflows' progress from their state; remembers which services report it."""
 
-    def __init__(self, admin: AdminApi, ingress: IngressApi) -> None:
+    def __init__(self, admin: AdminApi) -> None:
         self.admin = admin
-        self.ingress = ingress
         self._reports: dict[str, bool] = {}
 
     def forget(self, service: str) -> None:
         """Look again whether `service` reports progress (its code may have changed)."""
         self._reports.pop(service, None)
 
-    async def of(self, row: dict[str, Any]) -> tuple[dict[str, JsonValue], list[ExecutionEvent]]:
-        """The progress and events of the invocation in `row`; nothing when it has none."""
-        service = str(row.get("target_service_name"))
+    async def _reports_progress(self, service: str) -> bool:
         if service not in self._reports:
             found = await self.admin.service(service)
             handlers = {h["name"] for h in (found or {}).get("handlers", [])}
             self._reports[service] = STATUS_HANDLER in handlers
-        if not self._reports[service]:
-            return {}, []
-        response = await self.ingress.call(service, row.get("target_service_key"), STATUS_HANDLER)
-        if not response.is_success or not response.content:
-            return {}, []
-        try:
-            live = TenantStatus.model_validate(response.json() or {})
-        except (ValueError, ValidationError):  # a `status` handler that speaks another language
-            return {}, []
-        shown = live.model_dump(mode="json")
-        progress: dict[str, JsonValue] = {
-            key: shown[key] for key in ("phase", "step", "steps_done", "steps_total")
-        }
-        events = [
-            ExecutionEvent(
-                timestamp=event.at.astimezone(UTC),
-                type=f"progress: {event.type}",
-                details={"phase": event.phase.value, "step": event.step, "message": event.message},
+        return self._reports[service]
+
+    async def of(self, rows: Iterable[dict[str, Any]]) -> dict[str, Progress]:
+        """The progress of each invocation in `rows` that has any, by invocation id: one
+        query per service that reports progress."""
+        keys: dict[str, dict[str, str]] = defaultdict(dict)
+        for row in rows:
+            keys[str(row.get("target_service_name"))][str(row.get("target_service_key"))] = str(
+                row["id"]
             )
-            for event in live.events
-        ]
-        return progress, events
+        found: dict[str, Progress] = {}
+        for service, ids_by_key in keys.items():
+            if not await self._reports_progress(service):
+                continue
+            listed = ", ".join(sql_string(key) for key in ids_by_key)
+            states = await self.admin.query(
+                f"SELECT service_key, value_utf8 FROM state WHERE service_name = "
+                f"{sql_string(service)} AND key = {sql_string(STATUS_STATE_KEY)} "
+                f"AND service_key IN ({listed})"
+            )
+            for state in states:
+                invocation_id = ids_by_key.get(str(state["service_key"]))
+                if invocation_id is not None and state.get("value_utf8"):
+                    found[invocation_id] = _progress_of(str(state["value_utf8"]))
+        return found

@@ -12,9 +12,12 @@ pieces beside it (`definition_store`, `deployments`, `invocations`, `progress`,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
+import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +30,6 @@ from services.contract import (
     INPUT_DIGEST_HEADER,
     RETRY_POLICY_HEADER,
     TENANT_WORKFLOW_ID,
-    TIMED_OUT_CODE,
     TIMEOUT_HEADER,
     format_duration,
 )
@@ -45,7 +47,6 @@ from .._exceptions import (
 from ..config import RestateSettings
 from ..models import (
     CreateWorkflowResult,
-    ExecutionError,
     ExecutionInput,
     ExecutionResult,
     ExecutionState,
@@ -62,15 +63,19 @@ from .http import RestateHttp
 from .ingress import IngressApi
 from .input_schema import InputSchema
 from .invocations import Invocations
-from .mapping import completion_error, parse_time, state_of
-from .names import check_invocation_id, service_name_for
+from .mapping import parse_time, state_of
+from .memory import Bounded
+from .names import check_invocation_id, is_invocation_id, service_name_for
 from .progress import LiveProgress
 from .registration import register_tenant_workflow
+from .statuses import Statuses
 from .tenant_locks import unlock_tenant
 
 __all__ = ["BUILTIN_WORKFLOW_ID", "RestateProvider"]
 
 BUILTIN_WORKFLOW_ID = TENANT_WORKFLOW_ID
+_ENDED_SHOWS_WITHIN = 0.05
+"""Seconds to give an execution that attach saw end to show as ended in SQL reads."""
 
 
 def _kebab(service: str) -> str:
@@ -107,9 +112,18 @@ class RestateProvider:
         self.admin = AdminApi(client(settings.admin_endpoint, admin_transport))
         self.definitions = DefinitionStore(self.admin)
         self.invocations = Invocations(self.admin)
-        self.progress = LiveProgress(self.admin, self.ingress)
+        self.progress = LiveProgress(self.admin)
+        self.statuses = Statuses(
+            self.invocations,
+            self.progress,
+            self.ingress,
+            workflows_of=self._workflows_of,
+            provider_type=self.name,
+            capacity=settings.status_cache_size,
+        )
         self._workflow_of_service: dict[str, str] = {}
         self._input_schemas: dict[tuple[str, str], InputSchema] = {}
+        self._specs: Bounded[str, tuple[float, WorkflowSpec]] = Bounded(1024)
         self._log = get_logger("landlord.workflow.restate")
 
     # -- definitions -----------------------------------------------------------------------
@@ -135,8 +149,22 @@ class RestateProvider:
             return target
         return {"uri": self.settings.deployment_uri}
 
+    async def _stored_spec(self, workflow_id: str) -> WorkflowSpec | None:
+        """The stored spec, reused for `definition_cache` after a read (this provider's own
+        create and delete refresh it at once; another process's show within that time)."""
+        remembered = self._specs.get(workflow_id)
+        if remembered is not None and time.monotonic() < remembered[0]:
+            return remembered[1]
+        spec = await self.definitions.spec(workflow_id)
+        if spec is None:
+            self._specs.pop(workflow_id)
+            return None
+        until = time.monotonic() + self.settings.definition_cache.total_seconds()
+        self._specs.put(workflow_id, (until, spec))
+        return spec
+
     async def _spec_of(self, workflow_id: str) -> tuple[WorkflowSpec, RestateDefinition, str]:
-        spec = await self.definitions.spec(validate_workflow_id(workflow_id))
+        spec = await self._stored_spec(validate_workflow_id(workflow_id))
         if spec is None:
             raise WorkflowNotFoundError(workflow_id)
         definition = RestateDefinition.parse(spec.definition)
@@ -202,6 +230,7 @@ class RestateProvider:
         if not found.get("public", True):
             await self.admin.set_public(service, True)
         record = await self.definitions.store(spec)
+        self._specs.pop(spec.workflow_id)
         self._workflow_of_service[service] = spec.workflow_id
         self.progress.forget(service)
         self._input_schemas.pop((service, definition.handler), None)
@@ -235,6 +264,7 @@ class RestateProvider:
             return
         service = self._service(spec, RestateDefinition.parse(spec.definition))
         await self.definitions.drop(workflow_id)
+        self._specs.pop(workflow_id)
         if service not in await self._owners():
             await self.admin.set_public(service, False)
 
@@ -283,16 +313,21 @@ class RestateProvider:
         spec, definition, service = await self._spec_of(workflow_id)
         body = await self._checked_body(definition, service, input)
         digest = _digest(input.input)
-        sent = await self.ingress.send(
-            workflow_id,
-            service,
-            input.execution_name,
-            definition.handler,
-            body,
-            headers={INPUT_DIGEST_HEADER: digest, **self._policy_headers(spec, definition)},
-        )
+        try:
+            sent = await self.ingress.send(
+                workflow_id,
+                service,
+                input.execution_name,
+                definition.handler,
+                body,
+                headers={INPUT_DIGEST_HEADER: digest, **self._policy_headers(spec, definition)},
+            )
+        except WorkflowNotFoundError:  # deleted by another process since the spec was read
+            self._specs.pop(workflow_id)
+            raise
         if sent.previously_accepted:
-            original, headers, _ = await self.invocations.journal(sent.invocation_id)
+            journal = await self.invocations.journal(sent.invocation_id)
+            original, headers = journal.payload, journal.headers
             same = (
                 headers[INPUT_DIGEST_HEADER] == digest
                 if INPUT_DIGEST_HEADER in headers  # else started by hand through the ingress
@@ -321,7 +356,8 @@ class RestateProvider:
         return timeout + self.settings.deadline_grace if definition.pass_policy else timeout
 
     async def _arm_deadline(self, invocation_id: str, after: timedelta) -> None:
-        """Start the execution's `ExecutionDeadline` (keyed by its id: a retry finds it)."""
+        """Schedule the execution's `ExecutionDeadline` to run `after` from now (keyed by the
+        execution's id: a retried start finds the one already scheduled)."""
         body = {"invocation_id": invocation_id, "timeout": format_duration(after)}
         try:
             await self.ingress.send(
@@ -330,6 +366,7 @@ class RestateProvider:
                 invocation_id,
                 DEADLINE_HANDLER,
                 json.dumps(body).encode(),
+                delay=format_duration(after),
             )
         except WorkflowNotFoundError:
             raise ProviderUnavailableError(
@@ -340,73 +377,55 @@ class RestateProvider:
     def _workflow_for(self, service: str) -> str:
         return self._workflow_of_service.get(service) or _kebab(service)
 
-    def _summary(self, row: dict[str, Any], *, deadline: str | None = None) -> ExecutionStatus:
-        """The row as a status; `deadline`: the timeout after which its deadline cancelled it."""
-        state, sub_state = state_of(row)
-        error = completion_error(row)
-        if deadline is not None:
-            state = ExecutionState.TIMED_OUT
-            error = ExecutionError(
-                code=str(TIMED_OUT_CODE),
-                message=f"timed out after {deadline}: cancelled at its deadline",
-                failed_at=parse_time(row.get("completed_at")),
-            )
-        return ExecutionStatus(
-            execution_id=row["id"],
-            workflow_id=self._workflow_for(str(row.get("target_service_name"))),
-            provider_type=self.name,
-            state=state,
-            start_time=parse_time(row.get("created_at")),
-            stop_time=parse_time(row.get("completed_at")),
-            error=error,
-            metadata={
-                "sub_state": sub_state,
-                "retry_count": row.get("retry_count", 0),
-                "last_failure": row.get("last_failure"),
-                "next_retry_at": row.get("next_retry_at"),
-                "execution_name": row.get("target_service_key"),
-                "deployment_id": row.get("pinned_deployment_id"),
-            },
-        )
+    async def _workflows_of(self, services: set[str]) -> dict[str, str]:
+        """The workflow id of each service; stored specs are read again when one is not known
+        (another process may have created its workflow)."""
+        if not services <= self._workflow_of_service.keys():
+            await self._owners()
+        return {service: self._workflow_for(service) for service in services}
 
     async def get_execution_status(self, execution_id: str) -> ExecutionStatus:
-        """State, times, input, output or error, and history of one execution."""
-        row = await self.invocations.row(check_invocation_id(execution_id))
-        if row is None:
+        """State, times, input, output or error, history and live progress of one execution."""
+        found = await self.statuses.of_ids([check_invocation_id(execution_id)])
+        if execution_id not in found:
             raise ExecutionNotFoundError(execution_id)
-        if str(row.get("target_service_name")) not in self._workflow_of_service:
-            await self._owners()  # another process may have created the workflow
-        status = self._summary(
-            row, deadline=(await self.invocations.deadlines_fired([row])).get(row["id"])
-        )
-        payload, _, journal = await self.invocations.journal(execution_id)
-        output: JsonValue = None
-        if status.state is ExecutionState.SUCCEEDED:
-            response = await self.ingress.invocation_output(execution_id)
-            if response.is_success and response.content:
-                output = response.json()
-        progress, events = await self.progress.of(row)
-        history = sorted([*journal, *events], key=lambda e: e.timestamp)
-        metadata = {**status.metadata, "progress": progress} if progress else status.metadata
-        return status.model_copy(
-            update={"input": payload, "output": output, "history": history, "metadata": metadata}
-        )
+        return found[execution_id]
+
+    async def get_execution_statuses(
+        self, execution_ids: Sequence[str]
+    ) -> dict[str, ExecutionStatus]:
+        """The status of each known id, as `get_execution_status` gives it, in a few queries
+        whatever the count (unknown ids are left out)."""
+        return await self.statuses.of_ids([i for i in execution_ids if is_invocation_id(i)])
+
+    async def wait_for_execution(self, execution_id: str, *, timeout: timedelta) -> ExecutionStatus:
+        """The status once the execution has ended (Restate's attach returns then), or as it
+        is when `timeout` passes first."""
+        until = time.monotonic() + timeout.total_seconds()
+        status = await self.get_execution_status(execution_id)
+        while not status.state.is_terminal and (left := until - time.monotonic()) > 0:
+            ended = await self.ingress.attach(execution_id, seconds=left)
+            status = await self.get_execution_status(execution_id)
+            if ended and not status.state.is_terminal:  # attach answered before SQL shows it
+                await asyncio.sleep(min(_ENDED_SHOWS_WITHIN, max(until - time.monotonic(), 0)))
+        return status
 
     async def stop_execution(self, execution_id: str, reason: str) -> None:
         """Cancel gracefully (compensations run); a finished execution is left as it is."""
-        outcome = await self.admin.cancel(check_invocation_id(execution_id))
+        ended = self.statuses.finished(check_invocation_id(execution_id))
+        outcome = "completed" if ended else await self.admin.cancel(execution_id)
         self._log.info("stop", execution_id=execution_id, outcome=outcome, reason=reason)
 
     async def list_executions(
         self, workflow_id: str, *, state: ExecutionState | None = None, limit: int = 100
     ) -> list[ExecutionStatus]:
-        """The workflow's executions, newest first (summaries: no input, output or history)."""
+        """The workflow's executions, newest first: one query for the rows, then what the
+        batch status reads for them (finished ones come from memory)."""
         _, definition, service = await self._spec_of(workflow_id)
         rows = await self.invocations.of_handler(
             service, definition.handler, state=state, limit=limit
         )
-        fired = await self.invocations.deadlines_fired(rows)
-        return [self._summary(row, deadline=fired.get(row["id"])) for row in rows]
+        return await self.statuses.of_rows(rows)
 
     # -- tenants -------------------------------------------------------------------------
 

@@ -4,6 +4,9 @@ create → the spec's definition is the Amazon States Language document of a sta
 named by the workflow id (created, or updated when its definition or role changed); start →
 StartExecution under the (mapped) execution name; status → DescribeExecution + the paged
 GetExecutionHistory; stop → StopExecution; delete → DeleteStateMachine; list → ListExecutions.
+Wait → DescribeExecution polled with backoff (Step Functions cannot wait on an execution), then
+the whole status once. There is no batch status: Step Functions has no call that describes
+several executions, so the `Manager` reads them a few at a time.
 
 Sync boto3 in worker threads, not aioboto3: every call goes through `asyncio.to_thread` on one
 lazily created boto3 client. boto3 clients are thread-safe (sessions are not, so the client
@@ -61,6 +64,7 @@ from ..models import (
     WorkflowSpec,
     utcnow,
 )
+from ..polling import poll_until
 from ..validation import validate_execution_id, validate_workflow_id
 from .asl import check_definition
 from .errors import error_code, translate
@@ -415,12 +419,16 @@ class StepFunctionsProvider:
             message="already started",
         )
 
+    async def _describe(self, arn: str, execution_id: str) -> dict[str, Any]:
+        """DescribeExecution of a checked execution ARN."""
+        return await self._aws(
+            "describe_execution", {"executionArn": arn}, execution_id=execution_id
+        )
+
     async def get_execution_status(self, execution_id: str) -> ExecutionStatus:
         """DescribeExecution and the whole history: state, times, input/output, error, events."""
         arn = self._execution(execution_id)
-        described = await self._aws(
-            "describe_execution", {"executionArn": arn}, execution_id=execution_id
-        )
+        described = await self._describe(arn, execution_id)
         history = await self._paged(
             "get_execution_history",
             {"executionArn": arn, "maxResults": _PAGE, "includeExecutionData": True},
@@ -458,10 +466,7 @@ class StepFunctionsProvider:
     async def stop_execution(self, execution_id: str, reason: str) -> None:
         """StopExecution with the reason as its cause; a finished execution is left as it is."""
         arn = self._execution(execution_id)
-        described = await self._aws(
-            "describe_execution", {"executionArn": arn}, execution_id=execution_id
-        )
-        if described.get("status") not in ("RUNNING", "PENDING_REDRIVE"):
+        if _ended(await self._describe(arn, execution_id)):
             return
         await self._aws(
             "stop_execution",
@@ -469,6 +474,13 @@ class StepFunctionsProvider:
             execution_id=execution_id,
         )
         self._log.info("execution stopped", execution_id=arn)
+
+    async def wait_for_execution(self, execution_id: str, *, timeout: timedelta) -> ExecutionStatus:
+        """DescribeExecution with backoff (0.1 s doubling to 2 s, never past `timeout`) until the
+        execution ends or the timeout passes, then its whole status."""
+        arn = self._execution(execution_id)
+        await poll_until(lambda: self._describe(arn, execution_id), done=_ended, timeout=timeout)
+        return await self.get_execution_status(execution_id)
 
     async def list_executions(
         self, workflow_id: str, *, state: ExecutionState | None = None, limit: int = 100
@@ -510,6 +522,12 @@ class StepFunctionsProvider:
         close = getattr(client, "close", None)
         if callable(close):
             await asyncio.to_thread(close)
+
+
+def _ended(described: Mapping[str, Any]) -> bool:
+    """Whether a DescribeExecution answer is of an execution that has ended."""
+    state, _, _ = state_of(str(described.get("status", "")))
+    return state.is_terminal
 
 
 def _last_failure(history: list[dict[str, Any]]) -> dict[str, JsonValue] | None:

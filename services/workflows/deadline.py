@@ -1,10 +1,12 @@
 """`ExecutionDeadline`: the deadline of any workflow execution, kept by Restate.
 
-The provider starts one with each execution, keyed by the execution's invocation id. It waits
-for the execution to end or for the timeout; if the timeout comes first it cancels the
-execution (its compensations, if it has any, run) and marks that it did, which is how the
-provider tells a timed-out execution from a cancelled one. It works for workflows that know
-nothing of deadlines, whatever their input.
+The provider sends one with each execution, keyed by the execution's invocation id and
+delayed by its timeout: until then it is only a scheduled invocation, costing neither the
+deployment nor Restate's invoker anything. When it runs it looks whether the execution has
+ended (attach answers at once for one that has); if it still runs, it marks that the deadline
+fired, which is how the provider tells a timed-out execution from a cancelled one, and cancels
+it (its compensations, if it has any, run). It works for workflows that know nothing of
+deadlines, whatever their input.
 
 Unlike the definitions and the tenant locks, it is still public: the provider starts it through
 the ingress, right after the execution, because nothing in the admin API can start an
@@ -14,6 +16,8 @@ the deployment.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import restate
 
@@ -26,7 +30,11 @@ from ..contract import (
 )
 from ..settings import services_settings
 
-__all__ = ["Deadline", "execution_deadline", "watch"]
+__all__ = ["LOOK_WITHIN", "Deadline", "execution_deadline", "watch"]
+
+LOOK_WITHIN = timedelta(seconds=1)
+"""How long attaching may take to say the execution has ended (it answers at once for one
+that has): past this, it still runs and is cancelled."""
 
 execution_deadline = restate.Workflow(
     DEADLINE_SERVICE,
@@ -37,10 +45,10 @@ execution_deadline = restate.Workflow(
 
 @execution_deadline.main(name=DEADLINE_HANDLER, workflow_retention=services_settings().retention)
 async def watch(ctx: restate.WorkflowContext, deadline: Deadline) -> bool:
-    """True when the deadline passed first and the execution was cancelled."""
+    """Run at the deadline: True when the execution was still running and was cancelled."""
     ended: restate.RestateDurableFuture[object] = ctx.attach_invocation(deadline.invocation_id)
-    timer = ctx.sleep(deadline.timeout, name="deadline")
-    done, _ = await restate.wait_completed(ended, timer)
+    look = ctx.sleep(LOOK_WITHIN, name="still running?")
+    done, _ = await restate.wait_completed(ended, look)
     if ended in done:
         return False
     ctx.set(DEADLINE_FIRED_KEY, format_duration(deadline.timeout))

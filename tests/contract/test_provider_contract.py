@@ -24,6 +24,8 @@ from provider import (
     ExecutionStatus,
     InvalidSpecError,
     Provider,
+    ReadsManyStatuses,
+    WaitsForExecutions,
     WorkflowNotFoundError,
     WorkflowSpec,
 )
@@ -50,6 +52,20 @@ async def _until_terminal(
         if time.monotonic() > deadline:
             pytest.fail(f"{execution_id} not terminal within {target.terminal_within}: {status}")
         await asyncio.sleep(0.05)
+
+
+def _waiting(provider: Provider) -> WaitsForExecutions:
+    """The provider as a waiter, or skip: without the capability the Manager polls instead."""
+    if not isinstance(provider, WaitsForExecutions):
+        pytest.skip(f"{provider.name} does not declare WaitsForExecutions")
+    return provider
+
+
+def _batching(provider: Provider) -> ReadsManyStatuses:
+    """The provider as a batch reader, or skip: without it the Manager reads one by one."""
+    if not isinstance(provider, ReadsManyStatuses):
+        pytest.skip(f"{provider.name} does not declare ReadsManyStatuses")
+    return provider
 
 
 async def _created(provider: Provider, target: ContractTarget, **kwargs: bool) -> WorkflowSpec:
@@ -272,6 +288,101 @@ async def test_list_executions_filters_by_state(provider: Provider, target: Cont
 async def test_list_executions_of_unknown_workflow_is_not_found(provider: Provider) -> None:
     with pytest.raises(WorkflowNotFoundError):
         await provider.list_executions(_id("missing"))
+
+
+LONG_WAIT = timedelta(seconds=60)
+"""A wait that should never run to its end in these tests."""
+PROMPT = 5.0
+"""Seconds within which a waiter returns once the execution has ended."""
+
+
+async def test_wait_returns_as_soon_as_a_live_execution_ends(
+    provider: Provider, target: ContractTarget
+) -> None:
+    waiter = _waiting(provider)
+    spec = await _created(provider, target, long_running=True)
+    started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    waiting = asyncio.create_task(
+        waiter.wait_for_execution(started.execution_id, timeout=LONG_WAIT)
+    )
+    ended_early, _ = await asyncio.wait({waiting}, timeout=0.5)
+    assert not ended_early, "the wait returned while the execution was still live"
+    await provider.stop_execution(started.execution_id, "operator asked")
+    stopped = time.monotonic()
+    status = await asyncio.wait_for(waiting, timeout=LONG_WAIT.total_seconds())
+    assert time.monotonic() - stopped < PROMPT
+    assert status.execution_id == started.execution_id
+    assert status.state is ExecutionState.CANCELLED
+
+
+async def test_wait_on_a_live_execution_keeps_its_timeout(
+    provider: Provider, target: ContractTarget
+) -> None:
+    waiter = _waiting(provider)
+    spec = await _created(provider, target, long_running=True)
+    started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    began = time.monotonic()
+    status = await waiter.wait_for_execution(started.execution_id, timeout=timedelta(seconds=1))
+    waited = time.monotonic() - began
+    assert 0.95 <= waited < 2.5
+    assert status.execution_id == started.execution_id
+    assert not status.state.is_terminal
+
+
+async def test_wait_on_a_finished_execution_returns_at_once(
+    provider: Provider, target: ContractTarget
+) -> None:
+    waiter = _waiting(provider)
+    spec = await _created(provider, target)
+    started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    finished = await _until_terminal(provider, started.execution_id, target)
+    began = time.monotonic()
+    status = await waiter.wait_for_execution(started.execution_id, timeout=LONG_WAIT)
+    assert time.monotonic() - began < PROMPT
+    assert status.execution_id == started.execution_id
+    assert (status.state, status.stop_time, status.output) == (
+        finished.state,
+        finished.stop_time,
+        finished.output,
+    )
+
+
+async def test_wait_on_unknown_execution_is_not_found(provider: Provider) -> None:
+    waiter = _waiting(provider)
+    began = time.monotonic()
+    with pytest.raises(ExecutionNotFoundError):
+        await waiter.wait_for_execution(_id("missing"), timeout=LONG_WAIT)
+    assert time.monotonic() - began < PROMPT
+
+
+async def test_batch_status_equals_the_single_statuses(
+    provider: Provider, target: ContractTarget
+) -> None:
+    batch = _batching(provider)
+    done_spec = await _created(provider, target)
+    live_spec = await _created(provider, target, long_running=True)
+    finished = [
+        (await provider.start_execution(done_spec.workflow_id, _input(_id("run")))).execution_id
+        for _ in range(2)
+    ]
+    stopped = await provider.start_execution(live_spec.workflow_id, _input(_id("run")))
+    await provider.stop_execution(stopped.execution_id, "test")
+    finished.append(stopped.execution_id)
+    for execution_id in finished:
+        await _until_terminal(provider, execution_id, target)
+    live = (await provider.start_execution(live_spec.workflow_id, _input(_id("run")))).execution_id
+    unknown = _id("missing")
+
+    statuses = await batch.get_execution_statuses([*finished, unknown, live])
+
+    assert set(statuses) == {*finished, live}
+    for execution_id in finished:
+        assert statuses[execution_id] == await provider.get_execution_status(execution_id)
+    single = await provider.get_execution_status(live)
+    assert not statuses[live].state.is_terminal
+    for field in ("execution_id", "workflow_id", "provider_type", "start_time", "input"):
+        assert getattr(statuses[live], field) == getattr(single, field), field
+    assert await batch.get_execution_statuses([]) == {}
 
 
 def test_invalid_spec_names_field_and_rule() -> None:

@@ -647,9 +647,21 @@ async def test_a_workflow_that_ignores_its_timeout_ends_timed_out(
     assert execution_id not in {s.execution_id for s in cancelled}
 
 
-async def test_a_stop_before_the_deadline_stays_cancelled(provider: RestateProvider) -> None:
-    """A stop is a stop even with a deadline armed; the deadline then leaves it alone."""
-    execution_id = await _start(provider, MAIN, {"sleep": FOREVER})
+async def test_a_stop_before_the_deadline_stays_cancelled(
+    stack: Stack, provider: RestateProvider
+) -> None:
+    """A stop is a stop even with a deadline armed: the deadline is only scheduled until its
+    time (2s500ms, a compound duration), then sees the execution ended and leaves it."""
+    spec = _spec("states-stopped-early", "StatesSpare7").model_copy(
+        update={"timeout": timedelta(seconds=2, milliseconds=500)}
+    )
+    await provider.create_workflow(spec)
+    execution_id = await _start(provider, spec.workflow_id, {"sleep": FOREVER})
+    scheduled = await provider.admin.query(
+        "SELECT status FROM sys_invocation WHERE target_service_name = 'ExecutionDeadline' "
+        f"AND target_service_key = '{execution_id}'"
+    )
+    assert scheduled == [{"status": "scheduled"}]  # nothing runs before the deadline
     await _until(provider, execution_id, _sub_state("waiting"), "suspended")
     await provider.stop_execution(execution_id, reason="test")
     status = await _terminal(provider, execution_id)
@@ -658,6 +670,11 @@ async def test_a_stop_before_the_deadline_stays_cancelled(provider: RestateProvi
         "GET", f"/restate/workflow/ExecutionDeadline/{execution_id}/attach"
     )
     assert deadline.json() is False  # it saw the execution end, and cancelled nothing
+    afresh = RestateProvider(stack.settings(status_cache_size=0))
+    try:
+        assert (await afresh.get_execution_status(execution_id)).state is ExecutionState.CANCELLED
+    finally:
+        await afresh.aclose()
 
 
 async def test_a_retried_start_after_a_settings_change_is_the_same_execution(
@@ -861,17 +878,26 @@ async def test_status_from_a_fresh_provider_names_the_workflow(stack: Stack) -> 
 
 
 async def test_purged_execution_is_not_found(
-    provider: RestateProvider, admin: httpx.AsyncClient
+    provider: RestateProvider, admin: httpx.AsyncClient, stack: Stack
 ) -> None:
-    """After a completed run is purged, status and stop raise ExecutionNotFoundError."""
+    """After a completed run is purged, a provider that never saw it end raises
+    ExecutionNotFoundError for status and stop; one that remembers its end still reports it,
+    and stopping it changes nothing."""
     execution_id = await _start(provider, MAIN, {"n": 1})
-    await _terminal(provider, execution_id)
+    ended = await _terminal(provider, execution_id)
     response = await admin.patch(f"/invocations/{execution_id}/purge")
     assert response.status_code == 200, response.text
-    with pytest.raises(ExecutionNotFoundError):
-        await provider.get_execution_status(execution_id)
-    with pytest.raises(ExecutionNotFoundError):
-        await provider.stop_execution(execution_id, "gone")
+    assert await provider.get_execution_status(execution_id) == ended
+    await provider.stop_execution(execution_id, "already over")
+    assert await provider.get_execution_status(execution_id) == ended
+    another = RestateProvider(stack.settings())
+    try:
+        with pytest.raises(ExecutionNotFoundError):
+            await another.get_execution_status(execution_id)
+        with pytest.raises(ExecutionNotFoundError):
+            await another.stop_execution(execution_id, "gone")
+    finally:
+        await another.aclose()
 
 
 @pytest.mark.parametrize(
@@ -1037,3 +1063,136 @@ async def test_a_definition_survives_an_ingress_attempt_to_drop_it(
         TENANT, ExecutionInput(execution_name=_name("kept"), input=_tenant())
     )
     assert (await _terminal(provider, started.execution_id)).state is ExecutionState.SUCCEEDED
+
+
+# -- status at control-plane scale -----------------------------------------------------------
+
+
+class _CountingTransport(httpx.AsyncBaseTransport):
+    """The provider's admin transport, counting the SQL queries it sends."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport(trust_env=False)
+        self.queries = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.queries += request.url.path == "/query"
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def _invocation_count(provider: RestateProvider) -> int:
+    rows = await provider.admin.query("SELECT count(*) AS n FROM sys_invocation")
+    return int(rows[0]["n"])
+
+
+async def test_a_running_status_follows_its_journal_and_ends_whole(
+    stack: Stack, provider: RestateProvider
+) -> None:
+    """Polled while it runs, a tenant execution's history only grows, and its final status,
+    pieced together from those polls, is exactly what a provider reading it afresh sees."""
+    payload = _tenant(desired_config={"healthy_after": 4})
+    execution_id = await _start(provider, TENANT, payload)
+    lengths = []
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not (status := await provider.get_execution_status(execution_id)).state.is_terminal:
+        lengths.append(len(status.history))
+        assert time.monotonic() < deadline, f"{execution_id} did not end: {status}"
+        await asyncio.sleep(0.05)
+    assert status.state is ExecutionState.SUCCEEDED, status.error
+    assert lengths == sorted(lengths)
+    assert len(set(lengths)) > 2, "the poll never saw the journal grow"
+    afresh = RestateProvider(stack.settings(status_cache_size=0))
+    try:
+        assert await afresh.get_execution_status(execution_id) == status
+    finally:
+        await afresh.aclose()
+    assert status.metadata["progress"] == {
+        "phase": "ready",
+        "step": None,
+        "steps_done": 2,
+        "steps_total": 2,
+    }
+    checks = [e.details["name"] for e in status.history if "health" in str(e.details.get("name"))]
+    assert checks == [f"health check {n}" for n in range(1, 5)]
+
+
+async def test_a_status_poll_creates_no_invocation(stack: Stack, provider: RestateProvider) -> None:
+    """Polling a tenant execution, running or finished, remembered or read afresh, starts
+    nothing in Restate (its live progress is read from its state)."""
+    running = await _start(provider, TENANT, _tenant(desired_config={"healthy_after": 1_000_000}))
+    finished = await _start(provider, TENANT, _tenant())
+    await _until(provider, running, lambda s: _phase(s) == "provisioning", "provisioning")
+    assert (await _terminal(provider, finished)).state is ExecutionState.SUCCEEDED
+    afresh = RestateProvider(stack.settings(status_cache_size=0))
+    try:
+        before = await _invocation_count(provider)
+        for _ in range(10):
+            for reader in (provider, afresh):
+                for execution_id in (running, finished):
+                    status = await reader.get_execution_status(execution_id)
+                    assert status.metadata["progress"]
+        assert await _invocation_count(provider) == before
+    finally:
+        await afresh.aclose()
+        await provider.stop_execution(running, "done")
+
+
+async def test_a_batch_of_statuses_costs_a_few_queries_whatever_its_size(
+    stack: Stack, provider: RestateProvider
+) -> None:
+    """A fleet's poll is one batch: the statuses equal the single ones, the first read of
+    twelve live executions is a few queries, and a poll where nothing changed is one."""
+    ids = [await _start(provider, MAIN, {"sleep": FOREVER}) for _ in range(12)]
+    for execution_id in ids:
+        await _until(provider, execution_id, _sub_state("waiting"), "suspended")
+    counting = _CountingTransport()
+    reader = RestateProvider(stack.settings(), admin_transport=counting)
+    try:
+        first = await reader.get_execution_statuses([*ids, UNKNOWN_ID])
+        assert counting.queries <= 4
+        assert set(first) == set(ids)
+        for execution_id in ids:
+            assert first[execution_id] == await provider.get_execution_status(execution_id)
+        counting.queries = 0
+        again = await reader.get_execution_statuses(ids)
+        assert counting.queries == 1
+        assert again == first
+    finally:
+        await reader.aclose()
+        for execution_id in ids:
+            await provider.stop_execution(execution_id, "done")
+
+
+async def test_a_finished_status_is_read_once(stack: Stack, provider: RestateProvider) -> None:
+    """Once an execution is seen to have ended, polling it sends nothing to Restate."""
+    execution_id = await _start(provider, MAIN, {"n": 7})
+    counting = _CountingTransport()
+    reader = RestateProvider(stack.settings(), admin_transport=counting)
+    try:
+        ended = await reader.wait_for_execution(execution_id, timeout=timedelta(seconds=20))
+        assert ended.state is ExecutionState.SUCCEEDED
+        counting.queries = 0
+        for _ in range(5):
+            assert await reader.get_execution_status(execution_id) == ended
+        listed = await reader.get_execution_statuses([execution_id])
+        assert listed == {execution_id: ended}
+        assert counting.queries == 0
+    finally:
+        await reader.aclose()
+
+
+async def test_list_executions_reads_like_the_batch(provider: RestateProvider) -> None:
+    """`list_executions` gives each execution's status as `get_execution_status` does."""
+    spec = _spec("states-listed", "StatesSpare6")
+    await provider.create_workflow(spec)
+    ids = [await _start(provider, spec.workflow_id, {"n": n}) for n in range(3)]
+    for execution_id in ids:
+        await _terminal(provider, execution_id)
+    listed = {s.execution_id: s for s in await provider.list_executions(spec.workflow_id)}
+    assert set(listed) == set(ids)
+    for execution_id in ids:
+        assert listed[execution_id] == await provider.get_execution_status(execution_id)
+        assert listed[execution_id].output is not None

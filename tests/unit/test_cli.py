@@ -1,15 +1,24 @@
-"""The command line as a user meets it: help, config show, validate, and their errors."""
+"""The command line as a user meets it: help, config show, validate, executions (watched or
+many at once), and their errors."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import threading
+import time
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from provider.cli import main
+from provider import ExecutionInput, ExecutionStatus, Manager, Registry, WorkflowSpec
+from provider.cli import main, runtime
+from provider.cli import watch as watching
+from provider.mock import MockBehavior, MockProvider
 
 SECRET = "key_cl1s3cr3tABCDEFGH"
 VALID = """\
@@ -201,3 +210,122 @@ def test_run_refuses_a_remote_endpoint(capsys: pytest.CaptureFixture[str]) -> No
     code, _, err = cli(capsys, "run", "--workflow.restate.endpoint=https://restate.example.com")
     assert code == 2
     assert "workflow.restate.endpoint: run starts a local server" in err
+
+
+# -- executions: --watch waits instead of polling; several ids are read together -----------
+
+
+class _Engine(MockProvider):
+    """The mock every command in a test talks to, counting the calls that reach it; with
+    `waiting` set, it signals when a wait has begun."""
+
+    def __init__(self, behavior: MockBehavior) -> None:
+        super().__init__(default_behavior=behavior)
+        self.calls: list[str] = []
+        self.waiting = threading.Event()
+
+    async def get_execution_status(self, execution_id: str) -> ExecutionStatus:
+        self.calls.append("get_execution_status")
+        return await super().get_execution_status(execution_id)
+
+    async def get_execution_statuses(self, execution_ids: Any) -> dict[str, ExecutionStatus]:
+        self.calls.append("get_execution_statuses")
+        return await super().get_execution_statuses(execution_ids)
+
+    async def wait_for_execution(self, execution_id: str, *, timeout: timedelta) -> ExecutionStatus:
+        self.calls.append("wait_for_execution")
+        self.waiting.set()
+        return await super().wait_for_execution(execution_id, timeout=timeout)
+
+
+def _engine(monkeypatch: pytest.MonkeyPatch, behavior: MockBehavior) -> _Engine:
+    """Every command of the test gets a manager over one shared engine with the workflow."""
+    engine = _Engine(behavior)
+    asyncio.run(engine.create_workflow(WorkflowSpec(workflow_id="wf", definition={"a": 1})))
+    registry = Registry()
+    registry.register(engine)
+    monkeypatch.setattr(
+        runtime, "build_manager", lambda settings: Manager(registry, default_provider="mock")
+    )
+    return engine
+
+
+def _start(engine: _Engine, name: str) -> str:
+    started = asyncio.run(engine.start_execution("wf", ExecutionInput(execution_name=name)))
+    return started.execution_id
+
+
+def test_start_watch_follows_the_execution_to_its_end(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _engine(monkeypatch, MockBehavior.succeed(output={"ready": True}, after_polls=3))
+    monkeypatch.setattr(watching, "REFRESH", timedelta(milliseconds=50))
+    code, out, err = cli(capsys, "execution", "start", "wf", "--name", "n1", "--watch")
+    assert code == 0
+    assert "started: wf:n1" in err
+    assert "succeeded" in err  # the progress line, on stderr
+    assert "state:     succeeded" in out
+    assert 'output:    {"ready": true}' in out
+    assert engine.calls == ["wait_for_execution"] * 3  # one wait per refresh, no other reads
+
+
+def test_status_watch_returns_as_soon_as_the_execution_ends(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _engine(monkeypatch, MockBehavior.run_forever())
+    execution_id = _start(engine, "n2")
+    monkeypatch.setattr(watching, "REFRESH", timedelta(seconds=60))
+
+    def stop_once_watched() -> None:
+        engine.waiting.wait(timeout=30)
+        asyncio.run(engine.stop_execution(execution_id, "operator"))
+
+    stopper = threading.Thread(target=stop_once_watched)
+    stopper.start()
+    began = time.monotonic()
+    code, out, _ = cli(capsys, "execution", "status", execution_id, "--watch", "-o", "json")
+    stopper.join(timeout=30)
+    assert time.monotonic() - began < 10  # not the 60 s a round would last
+    assert code == 3
+    assert json.loads(out)["state"] == "cancelled"
+    assert engine.calls == ["wait_for_execution"]
+
+
+def test_status_of_several_ids_reads_them_together(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _engine(monkeypatch, MockBehavior.succeed())
+    one, two = _start(engine, "a"), _start(engine, "b")
+    code, out, err = cli(capsys, "execution", "status", two, one, two, "-o", "json")
+    assert code == 0
+    assert [(s["execution_id"], s["state"]) for s in json.loads(out)] == [
+        (two, "succeeded"),
+        (one, "succeeded"),
+    ]
+    assert engine.calls == ["get_execution_statuses"]
+    code, out, err = cli(capsys, "execution", "status", one, "wf:missing")
+    assert code == 1
+    assert one in out
+    assert "error: execution 'wf:missing' not found" in err
+
+
+def test_status_of_several_ids_exits_3_when_one_ended_badly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _engine(monkeypatch, MockBehavior.run_forever())
+    one, two = _start(engine, "a"), _start(engine, "b")
+    asyncio.run(engine.stop_execution(two, "no longer wanted"))
+    code, out, _ = cli(capsys, "execution", "status", one, two)
+    assert code == 3
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
+    assert rows == {one: "running", two: "cancelled"}
+
+
+def test_watch_follows_one_execution(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _engine(monkeypatch, MockBehavior.succeed())
+    code, out, err = cli(capsys, "execution", "status", "wf:a", "wf:b", "--watch")
+    assert (code, out) == (2, "")
+    assert err == "error: --watch follows one execution: give one id\n"
+    assert engine.calls == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ from provider import (
     ExecutionConflictError,
     ExecutionInput,
     ExecutionState,
+    ExecutionStatus,
     InvalidSpecError,
     WorkflowSpec,
 )
@@ -168,3 +170,85 @@ async def test_list_is_newest_first_and_does_not_count_as_polls() -> None:
     listed = await provider.list_executions(WF)
     assert [s.execution_id.split(":")[1] for s in listed] == ["c", "b", "a"]
     assert {s.state for s in listed} == {ExecutionState.RUNNING}
+
+
+async def _live_waiter(
+    provider: MockProvider, execution_id: str, *, timeout: timedelta = timedelta(seconds=30)
+) -> asyncio.Task[ExecutionStatus]:
+    """A wait in the background, checked to be still waiting."""
+    waiting = asyncio.create_task(provider.wait_for_execution(execution_id, timeout=timeout))
+    ended_early, _ = await asyncio.wait({waiting}, timeout=0.2)
+    assert not ended_early
+    return waiting
+
+
+async def test_each_wait_counts_as_one_poll() -> None:
+    provider = MockProvider()
+    provider.set_behavior(WF, MockBehavior.succeed(after_polls=2))
+    execution_id = await started(provider)
+    first = await provider.wait_for_execution(execution_id, timeout=timedelta(milliseconds=50))
+    assert (first.state, first.metadata["polls"]) == (ExecutionState.RUNNING, 1)
+    began = time.monotonic()
+    second = await provider.wait_for_execution(execution_id, timeout=timedelta(seconds=30))
+    assert time.monotonic() - began < 1
+    assert (second.state, second.metadata["polls"]) == (ExecutionState.SUCCEEDED, 2)
+
+
+async def test_a_waiter_wakes_when_other_polls_reach_the_outcome() -> None:
+    provider = MockProvider()
+    provider.set_behavior(WF, MockBehavior.fail(code="QuotaExceeded", after_polls=3))
+    execution_id = await started(provider)
+    waiting = await _live_waiter(provider, execution_id)
+    assert (await provider.get_execution_status(execution_id)).state is ExecutionState.RUNNING
+    assert (await provider.get_execution_status(execution_id)).state is ExecutionState.FAILED
+    status = await asyncio.wait_for(waiting, timeout=1)
+    assert status.state is ExecutionState.FAILED
+    assert status.error is not None
+    assert status.error.code == "QuotaExceeded"
+
+
+async def test_a_waiter_wakes_when_another_thread_stops_the_execution() -> None:
+    provider = MockProvider(default_behavior=MockBehavior.run_forever())
+    execution_id = await started(provider)
+    waiting = await _live_waiter(provider, execution_id)
+    stopper = threading.Thread(
+        target=asyncio.run, args=(provider.stop_execution(execution_id, "from elsewhere"),)
+    )
+    stopper.start()
+    stopper.join(timeout=5)
+    status = await asyncio.wait_for(waiting, timeout=1)
+    assert status.state is ExecutionState.CANCELLED
+    assert status.history[-1].details == {"reason": "from elsewhere"}
+
+
+async def test_a_waiter_returns_at_the_workflow_deadline() -> None:
+    provider = MockProvider(default_behavior=MockBehavior.run_forever())
+    await provider.create_workflow(spec(timeout="300ms"))
+    result = await provider.start_execution(WF, ExecutionInput(execution_name="r"))
+    began = time.monotonic()
+    status = await provider.wait_for_execution(result.execution_id, timeout=timedelta(seconds=30))
+    assert 0.25 <= time.monotonic() - began < 2
+    assert status.state is ExecutionState.TIMED_OUT
+
+
+async def test_many_waiters_of_one_execution_all_wake() -> None:
+    provider = MockProvider(default_behavior=MockBehavior.run_forever())
+    execution_id = await started(provider)
+    waiters = [await _live_waiter(provider, execution_id) for _ in range(3)]
+    await provider.stop_execution(execution_id, "all of you")
+    statuses = await asyncio.wait_for(asyncio.gather(*waiters), timeout=1)
+    assert {status.state for status in statuses} == {ExecutionState.CANCELLED}
+    again = await provider.wait_for_execution(execution_id, timeout=timedelta(seconds=30))
+    assert again.state is ExecutionState.CANCELLED
+
+
+async def test_batch_reads_count_as_polls_and_leave_unknown_ids_out() -> None:
+    provider = MockProvider()
+    provider.set_behavior(WF, MockBehavior.succeed(after_polls=2))
+    one, two = await started(provider, "one"), await started(provider, "two")
+    first = await provider.get_execution_statuses([one, "nope", two, one])
+    assert list(first) == [one, two]
+    assert {s.state for s in first.values()} == {ExecutionState.RUNNING}
+    second = await provider.get_execution_statuses([two, one])
+    assert {s.state for s in second.values()} == {ExecutionState.SUCCEEDED}
+    assert second[one] == await provider.get_execution_status(one)

@@ -561,6 +561,66 @@ async def test_stop_cancels_and_a_second_stop_changes_nothing(sfn: StepFunctions
     assert after.history[-1].type == "ExecutionAborted"
 
 
+class _Counting:
+    """The moto client, counting the calls made through it by operation."""
+
+    def __init__(self) -> None:
+        self.client = moto_sfn_client()
+        self.calls: list[str] = []
+
+    def __getattr__(self, operation: str) -> Any:
+        self.calls.append(operation)
+        return getattr(self.client, operation)
+
+
+@pytest.fixture
+async def counted(aws: None) -> AsyncIterator[tuple[StepFunctionsProvider, _Counting]]:
+    client = _Counting()
+    provider = StepFunctionsProvider(sfn_settings(), client_factory=lambda: client)
+    try:
+        yield provider, client
+    finally:
+        await provider.aclose()
+
+
+async def test_wait_backs_off_and_keeps_its_timeout(
+    counted: tuple[StepFunctionsProvider, _Counting],
+) -> None:
+    provider, client = counted
+    await provider.create_workflow(spec(WAIT))
+    started = await provider.start_execution("tenant-provisioning", run())
+    client.calls.clear()
+    began = time.monotonic()
+    status = await provider.wait_for_execution(started.execution_id, timeout=timedelta(seconds=1.5))
+    assert 1.45 <= time.monotonic() - began < 2.0
+    assert status.state is ExecutionState.RUNNING
+    # Reads at 0, 0.1, 0.3, 0.7 and 1.5 s, then the whole status once (every 0.1 s would be 16).
+    assert 5 <= client.calls.count("describe_execution") <= 7
+    assert client.calls.count("get_execution_history") == 1
+
+
+async def test_wait_for_a_finished_execution_reads_it_once(
+    counted: tuple[StepFunctionsProvider, _Counting],
+) -> None:
+    provider, client = counted
+    await provider.create_workflow(spec(FAIL))
+    started = await provider.start_execution("tenant-provisioning", run())
+    finished = await until_terminal(provider, started.execution_id)
+    client.calls.clear()
+    status = await provider.wait_for_execution(started.execution_id, timeout=timedelta(seconds=30))
+    assert client.calls == ["describe_execution", "describe_execution", "get_execution_history"]
+    assert (status.state, status.error) == (ExecutionState.FAILED, finished.error)
+
+
+async def test_wait_for_unknown_executions_is_not_found(sfn: StepFunctionsProvider) -> None:
+    await sfn.create_workflow(spec(PASS))
+    with pytest.raises(ExecutionNotFoundError):
+        await sfn.wait_for_execution(EXECUTION, timeout=timedelta(seconds=30))
+    unchecked = StepFunctionsProvider(sfn_settings(), client_factory=_no_calls)
+    with pytest.raises(ExecutionNotFoundError):
+        await unchecked.wait_for_execution("not-an-arn", timeout=timedelta(seconds=30))
+
+
 async def test_list_filters_by_state_and_limits(sfn: StepFunctionsProvider) -> None:
     await sfn.create_workflow(spec(WAIT))
     ids = [

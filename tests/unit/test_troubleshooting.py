@@ -17,9 +17,8 @@ from local_stack import (
     ensure_restate_server,
 )
 from provider._exceptions import ExecutionConflictError, InvalidSpecError
-from provider.config import RestateSettings
-from provider.restate import RestateProvider
 from provider.restate.input_schema import InputSchema
+from provider.restate.statuses import summary
 from services.contract import ProvisionRequest
 from tests.servers import REPO_ROOT, environment_without_settings
 
@@ -106,6 +105,6 @@ def test_the_input_schema_problem_is_quoted() -> None:
 
 def test_the_deadline_message_is_quoted() -> None:
     row = {"id": "inv_1", "status": "completed", "completion_result": "failure"}
-    status = RestateProvider(RestateSettings())._summary(row, deadline="30m")
+    status = summary(row, workflow_id="w", provider_type="restate", deadline="30m")
     assert status.error is not None
     assert f"`{status.error.message}`" in PAGE

@@ -1,0 +1,213 @@
+"""Execution statuses, each answered from the cheapest source that knows.
+
+A finished execution never changes: its status is read once and then remembered. A running
+one's journal only grows and its progress changes only with it, so a poll reads its row, and
+the journal's new entries and the progress only when the row's `journal_size` moved. Every
+read is SQL over the admin API (nothing starts an invocation) and batched: polling a thousand
+executions costs a few queries, not a few thousand. Only a succeeded execution's output comes
+from the ingress, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import JsonValue
+
+from services.contract import TIMED_OUT_CODE
+
+from ..models import ExecutionError, ExecutionState, ExecutionStatus
+from .ingress import IngressApi
+from .invocations import Invocations, JournalRead
+from .mapping import completion_error, parse_time, state_of
+from .memory import Bounded
+from .progress import LiveProgress, Progress
+
+__all__ = ["Statuses", "summary"]
+
+_OUTPUTS_AT_ONCE = 16
+"""Output reads in flight when many executions finished since the last poll."""
+
+WorkflowsOf = Callable[[set[str]], Awaitable[dict[str, str]]]
+"""The landlord workflow id of each Restate service named (looked up when not known yet)."""
+
+
+def summary(
+    row: dict[str, Any], *, workflow_id: str, provider_type: str, deadline: str | None = None
+) -> ExecutionStatus:
+    """A `sys_invocation` row as a status without input, output or history; `deadline`: the
+    timeout after which its `ExecutionDeadline` cancelled it (it timed out)."""
+    state, sub_state = state_of(row)
+    error = completion_error(row)
+    if deadline is not None:
+        state = ExecutionState.TIMED_OUT
+        error = ExecutionError(
+            code=str(TIMED_OUT_CODE),
+            message=f"timed out after {deadline}: cancelled at its deadline",
+            failed_at=parse_time(row.get("completed_at")),
+        )
+    return ExecutionStatus(
+        execution_id=row["id"],
+        workflow_id=workflow_id,
+        provider_type=provider_type,
+        state=state,
+        start_time=parse_time(row.get("created_at")),
+        stop_time=parse_time(row.get("completed_at")),
+        error=error,
+        metadata={
+            "sub_state": sub_state,
+            "retry_count": row.get("retry_count", 0),
+            "last_failure": row.get("last_failure"),
+            "next_retry_at": row.get("next_retry_at"),
+            "execution_name": row.get("target_service_key"),
+            "deployment_id": row.get("pinned_deployment_id"),
+        },
+    )
+
+
+@dataclass
+class _Seen:
+    """What the last read of a running execution found."""
+
+    journal: JournalRead
+    progress: Progress
+
+
+class Statuses:
+    """Reads statuses in batches and remembers what cannot change (bounded)."""
+
+    def __init__(
+        self,
+        invocations: Invocations,
+        progress: LiveProgress,
+        ingress: IngressApi,
+        *,
+        workflows_of: WorkflowsOf,
+        provider_type: str,
+        capacity: int,
+    ) -> None:
+        self.invocations = invocations
+        self.progress = progress
+        self.ingress = ingress
+        self._workflows_of = workflows_of
+        self._provider_type = provider_type
+        self._finished: Bounded[str, ExecutionStatus] = Bounded(capacity)
+        self._running: Bounded[str, _Seen] = Bounded(capacity)
+
+    def finished(self, execution_id: str) -> bool:
+        """Whether the execution is remembered as ended (nothing can change it any more)."""
+        return self._finished.get(execution_id) is not None
+
+    def __len__(self) -> int:
+        """How many executions are remembered (finished and running)."""
+        return len(self._finished) + len(self._running)
+
+    async def of_ids(self, execution_ids: Sequence[str]) -> dict[str, ExecutionStatus]:
+        """The status of each known id (unknown ones are left out)."""
+        known = {i: s for i in execution_ids if (s := self._finished.get(i)) is not None}
+        asked = [i for i in execution_ids if i not in known]
+        rows = await self.invocations.rows(asked) if asked else {}
+        read = await self.of_rows(list(rows.values()))
+        return {**known, **{status.execution_id: status for status in read}}
+
+    async def of_rows(self, rows: list[dict[str, Any]]) -> list[ExecutionStatus]:
+        """The full status of the invocation of each row, in the rows' order."""
+        finished = {str(r["id"]): s for r in rows if (s := self._finished.get(str(r["id"])))}
+        fresh = [row for row in rows if str(row["id"]) not in finished]
+        changed = [row for row in fresh if self._changed(row)]
+        since = {str(row["id"]): self._seen_until(row) for row in changed}
+        ended = [row for row in fresh if state_of(row)[0].is_terminal]
+        journals, progress, deadlines, outputs, workflows = await asyncio.gather(
+            self.invocations.journals(since) if since else _nothing(),
+            self.progress.of(changed) if changed else _nothing(),
+            self.invocations.deadlines_fired(ended),
+            self._outputs(ended),
+            self._workflows_of({str(row.get("target_service_name")) for row in fresh}),
+        )
+        statuses = []
+        for row in rows:
+            invocation_id = str(row["id"])
+            if invocation_id in finished:
+                statuses.append(finished[invocation_id])
+                continue
+            seen = self._update(row, journals.get(invocation_id), progress.get(invocation_id))
+            status = summary(
+                row,
+                workflow_id=workflows[str(row.get("target_service_name"))],
+                provider_type=self._provider_type,
+                deadline=deadlines.get(invocation_id),
+            )
+            fields, events = seen.progress
+            status = status.model_copy(
+                update={
+                    "input": seen.journal.payload,
+                    "output": outputs.get(invocation_id),
+                    "history": sorted(
+                        [*seen.journal.events, *events], key=lambda event: event.timestamp
+                    ),
+                    "metadata": {**status.metadata, "progress": fields}
+                    if fields
+                    else status.metadata,
+                }
+            )
+            if status.state.is_terminal:
+                self._running.pop(invocation_id)
+                self._finished.put(invocation_id, status)
+            statuses.append(status)
+        return statuses
+
+    def _changed(self, row: dict[str, Any]) -> bool:
+        """Whether the journal grew since the last read (an ending is always read whole)."""
+        seen = self._running.get(str(row["id"]))
+        return seen is None or _ended(row) or seen.journal.until < int(row.get("journal_size") or 0)
+
+    def _seen_until(self, row: dict[str, Any]) -> int:
+        """The journal index to read from: past what was read before; 0 for a first read and
+        for an execution that ended (its journal as it was kept, whatever was seen before)."""
+        seen = self._running.get(str(row["id"]))
+        return 0 if seen is None or _ended(row) else seen.journal.until
+
+    def _update(
+        self, row: dict[str, Any], journal: JournalRead | None, progress: Progress | None
+    ) -> _Seen:
+        """Add what was just read of an execution to what was read before."""
+        invocation_id = str(row["id"])
+        seen = self._running.get(invocation_id)
+        if seen is not None and not self._changed(row):
+            return seen
+        start = self._seen_until(row)
+        read = journal or JournalRead(None, {}, [], start)
+        if seen is not None and start > 0:
+            read = JournalRead(
+                seen.journal.payload,
+                seen.journal.headers,
+                [*seen.journal.events, *read.events],
+                read.until,
+            )
+        updated = _Seen(read, progress or ({}, []))
+        self._running.put(invocation_id, updated)
+        return updated
+
+    async def _outputs(self, ended: Iterable[dict[str, Any]]) -> dict[str, JsonValue]:
+        """The output of each succeeded execution among `ended`, from the ingress."""
+        succeeded = [str(row["id"]) for row in ended if row.get("completion_result") == "success"]
+        limit = asyncio.Semaphore(_OUTPUTS_AT_ONCE)
+
+        async def output(invocation_id: str) -> tuple[str, JsonValue]:
+            async with limit:
+                response = await self.ingress.invocation_output(invocation_id)
+            value: JsonValue = response.json() if response.is_success and response.content else None
+            return invocation_id, value
+
+        return dict(await asyncio.gather(*(output(i) for i in succeeded)))
+
+
+def _ended(row: dict[str, Any]) -> bool:
+    return state_of(row)[0].is_terminal
+
+
+async def _nothing() -> dict[str, Any]:
+    return {}
