@@ -123,28 +123,33 @@ class Invocations:
         self.admin = admin
 
     async def row(self, invocation_id: str, *, wait: bool = False) -> dict[str, Any] | None:
-        """One invocation's row; with `wait`, give a just-sent one time to show."""
+        """One invocation's stored row (without the invoker's attempts: a running one shows as
+        `ready`); with `wait`, give a just-sent one time to show."""
         deadline = time.monotonic() + (VISIBLE_WITHIN if wait else 0)
         while True:
-            rows = await self.rows([invocation_id])
+            rows = await self.rows([invocation_id], attempts=False)
             if rows or time.monotonic() >= deadline:
                 return rows.get(invocation_id)
             await asyncio.sleep(0.02)
 
-    async def rows(self, invocation_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    async def rows(
+        self, invocation_ids: Sequence[str], *, attempts: bool = True
+    ) -> dict[str, dict[str, Any]]:
         """The rows of these invocations by id, as `sys_invocation` shows them, unknown ids left
         out. Read from the stored half of that view (`sys_invocation_status`), and from the
         invoker's half (`sys_invocation_state`) only for those it may be running: the view's
         join costs Restate several times the CPU of reading the stored half alone. One query per
-        `BATCH_SIZE` ids, plus one when any is running."""
+        `BATCH_SIZE` ids, plus one when any may be running (and `attempts` are wanted)."""
         found: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(list(dict.fromkeys(invocation_ids))):
             stored = await self.admin.query(
                 f"SELECT {_STATUS_COLUMNS} FROM sys_invocation_status "
                 f"WHERE id IN ({_in_list(chunk)})"
             )
-            live = [str(row["id"]) for row in stored if row.get("status") in _WITH_ATTEMPTS]
-            attempts = (
+            live = [
+                str(row["id"]) for row in stored if attempts and row.get("status") in _WITH_ATTEMPTS
+            ]
+            tried = (
                 await self.admin.query(
                     f"SELECT {_ATTEMPT_COLUMNS} FROM sys_invocation_state "
                     f"WHERE id IN ({_in_list(live)})"
@@ -152,7 +157,7 @@ class Invocations:
                 if live
                 else []
             )
-            by_id = {str(attempt["id"]): attempt for attempt in attempts}
+            by_id = {str(attempt["id"]): attempt for attempt in tried}
             found.update(
                 (str(row["id"]), _as_shown(row, by_id.get(str(row["id"])))) for row in stored
             )

@@ -582,3 +582,44 @@ def test_restate_message_is_restates_own_words_once(
     response: httpx.Response, expected: str
 ) -> None:
     assert restate_message(response) == expected
+
+
+# -- waiting (attach) ------------------------------------------------------------------------
+
+
+def _raising(error: type[httpx.TransportError]) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error("no answer", request=request)
+
+    return handler
+
+
+async def test_a_wait_that_hears_nothing_in_time_is_none_and_not_retried() -> None:
+    recorder = Recorder(_raising(httpx.ReadTimeout))
+    http = RestateHttp(INGRESS, transport=recorder.transport)
+    assert await http.wait(f"/restate/invocation/{INVOCATION}/attach", 0.5) is None
+    assert len(recorder.requests) == 1
+
+
+async def test_a_wait_that_is_answered_returns_the_answer() -> None:
+    recorder = Recorder(lambda request: httpx.Response(200, json={"done": True}))
+    http = RestateHttp(INGRESS, transport=recorder.transport)
+    response = await http.wait(f"/restate/invocation/{INVOCATION}/attach", 5)
+    assert response is not None
+    assert response.json() == {"done": True}
+
+
+async def test_a_wait_on_an_unreachable_server_says_so() -> None:
+    recorder = Recorder(_raising(httpx.ConnectError))
+    http = RestateHttp(INGRESS, transport=recorder.transport)
+    with pytest.raises(ProviderUnavailableError, match="ConnectError"):
+        await http.wait(f"/restate/invocation/{INVOCATION}/attach", 5)
+    assert len(recorder.requests) == 1
+
+
+async def test_a_wait_refused_for_credentials_is_an_authentication_error() -> None:
+    recorder = Recorder(lambda request: httpx.Response(401))
+    http = RestateHttp(INGRESS, api_key=SecretStr(API_KEY), transport=recorder.transport)
+    with pytest.raises(AuthenticationError) as raised:
+        await http.wait(f"/restate/invocation/{INVOCATION}/attach", 5)
+    assert API_KEY not in str(raised.value)
