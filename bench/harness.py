@@ -395,3 +395,16 @@ async def serve(app_ref: str, bind: str) -> None:
 
 if __name__ == "__main__":
     asyncio.run(serve(sys.argv[1], sys.argv[2]))
+
+
+# -- memory ----------------------------------------------------------------------------------
+
+
+def rss_bytes(pid: int | None) -> int:
+    """The resident set size of a process now (0 when it is gone)."""
+    if pid is None:
+        return 0
+    try:
+        return int(psutil.Process(pid).memory_info().rss)
+    except psutil.Error:
+        return 0

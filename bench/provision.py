@@ -1,20 +1,23 @@
-"""Benchmark: tenant `provision` workflows per second, ours against a bare Restate workflow.
+"""Benchmark: tenant `provision` workflows per second against bare-5, journals, and memory.
 
-Why: the tenant workflow should cost little more than Restate itself. This starts its own
-restate-server (temporary data, 1 partition, free ports) and two deployments, each its own
-hypercorn process with the production settings: the product's services app (`landlord-restate
-serve`) and the baseline, `bench/bare_app.py`, which does the same Restate operations with
-trivial bodies. Both are registered through `RestateProvider.create_workflow`. It provisions
-N tenants per workload at a fixed concurrency, both through the same blocking ingress call
-(`/restate/call/{Workflow}/{tenant}/run`) with the same client, so that the ratio measures
-the workflow code and nothing else; bare and real rounds alternate against the same server.
-It reports throughput, latency p50/p90/p99, CPU per workflow of each process, the journal
-length, and the ratio real/bare throughput against the target.
+Why: the tenant workflow should cost little more than Restate itself, and a long-running
+services process should not grow. This starts its own restate-server (temporary data, 1
+partition, free ports) and two deployments, each its own hypercorn process with the production
+settings: the product's services app (`landlord-restate serve`) and bare-5
+(`bench/bare_app.py`: 5 no-op steps + 5 state writes, not a replica of the tenant workflow).
+Both are registered through `RestateProvider.create_workflow`. It provisions N tenants (mock
+compute) per workload at a fixed concurrency, both through the same blocking ingress call
+(`/restate/call/{Workflow}/{tenant}/run`) with the same client, bare and real rounds
+alternating against the same server. It reports throughput, latency p50/p90/p99, CPU per
+workflow of each process, journal entries per invocation and per operation (every invocation
+one provision causes, the tenant lock's included), then keeps provisioning to read the
+services process's RSS after 1,000 and 10,000 provisions. Each goal prints as
+`goal … : met|not met (figures)`.
 
     .venv/bin/python -m bench.provision [--tenants 300] [--concurrency 8] [--rounds 2]
-        [--warmup 20] [--quick] [--json]
+        [--warmup 20] [--rss-first 1000] [--rss-provisions 10000] [--quick] [--json]
 
-Exit status: 0 when every call succeeded (whether or not the target is met: this reports, it
+Exit status: 0 when every call succeeded (whether or not the goals are met: this reports, it
 does not test), 1 when any call failed (non-200 or transport error), 2 when setup failed,
 130 when interrupted (Ctrl-C or SIGTERM). Every started process is stopped in all cases.
 """
@@ -28,26 +31,31 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 
 from bench import harness
+from bench.bare_app import BARE_SERVICE
 from provider import WorkflowSpec
 from provider.config import RestateSettings
 from provider.restate import tenant_workflow_spec
-from services.contract import TENANT_RUN_HANDLER, TENANT_SERVICE
+from services.contract import LOCK_SERVICE, TENANT_RUN_HANDLER, TENANT_SERVICE
 
 TARGET_RATIO = 0.8
+RSS_FIRST, RSS_LAST = 1000, 10_000
+"""Provisions served at the first and last RSS reading, by default."""
+RSS_TOLERANCE = 0.10
 CALL_TIMEOUT_SECONDS = 120.0
-WORKFLOWS = {"bare": "BareProvisioning", "real": TENANT_SERVICE}
+SETTLE_SECONDS = 30.0
+WORKFLOWS = {"bare": BARE_SERVICE, "real": TENANT_SERVICE}
+SERVICES = {"bare": [BARE_SERVICE], "real": [TENANT_SERVICE, LOCK_SERVICE]}
+"""The services whose invocations one provision of each workload causes."""
 BARE_SPEC_ID = "bare-provisioning"
-JOURNAL_QUERY = (
-    "SELECT target_service_name AS service, count(*) AS invocations, "
-    "avg(journal_size) AS journal FROM sys_invocation GROUP BY target_service_name"
-)
-QUICK = {"tenants": 20, "rounds": 1, "warmup": 5}
+MIB = 1024 * 1024
+QUICK = {"tenants": 20, "rounds": 1, "warmup": 5, "rss_provisions": 0}
 COLUMNS: list[harness.Column] = [
     ("workload", "arm", "{}"),
     ("round", "round", "{}"),
@@ -115,10 +123,104 @@ def client_for(concurrency: int) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=CALL_TIMEOUT_SECONDS, limits=limits, trust_env=False)
 
 
-async def measure(
-    stack: harness.Stack, args: argparse.Namespace
-) -> tuple[list[harness.Phase], dict[str, float]]:
-    """Warm both workloads up, alternate bare and real rounds, then read the journal sizes."""
+# -- journals ----------------------------------------------------------------------------------
+
+_SERVICE_LIST = ", ".join(f"'{name}'" for names in SERVICES.values() for name in names)
+JOURNAL_QUERY = (
+    "SELECT target_service_name AS service, target_handler_name AS handler, "
+    "count(*) AS invocations, sum(coalesce(journal_size, 0)) AS entries, "
+    "sum(CASE WHEN status = 'scheduled' THEN 1 ELSE 0 END) AS scheduled, "
+    "sum(CASE WHEN status IN ('completed', 'scheduled') THEN 0 ELSE 1 END) AS busy "
+    f"FROM sys_invocation WHERE target_service_name IN ({_SERVICE_LIST}) "
+    "GROUP BY target_service_name, target_handler_name"
+)
+
+
+async def journal_rows(client: httpx.AsyncClient, admin_url: str) -> list[dict[str, Any]]:
+    """Invocations and journal entries per handler, once the one-way calls (the lock's
+    release) have finished: polled with a deadline."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        rows = await harness.query_rows(client, admin_url, JOURNAL_QUERY)
+        if not any(int(row.get("busy", 0)) for row in rows) or time.monotonic() > deadline:
+            return rows
+        await asyncio.sleep(0.1)
+
+
+def journals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Entries per invocation of each handler, and per operation of each workload (every
+    invocation it caused: counted against its workflow's runs)."""
+    handlers = {
+        f"{row['service']}/{row['handler']}": {
+            "invocations": int(row["invocations"]),
+            "entries_per_invocation": round(int(row["entries"]) / int(row["invocations"]), 1),
+            "scheduled": int(row.get("scheduled", 0)),
+        }
+        for row in rows
+    }
+    per_operation = {}
+    for workload, services in SERVICES.items():
+        mine = [row for row in rows if row["service"] in services]
+        runs = sum(
+            int(row["invocations"])
+            for row in mine
+            if (row["service"], row["handler"]) == (WORKFLOWS[workload], TENANT_RUN_HANDLER)
+        )
+        if not runs:
+            continue
+        per_operation[workload] = {
+            "invocations": round(sum(int(row["invocations"]) for row in mine) / runs, 2),
+            "entries": round(sum(int(row["entries"]) for row in mine) / runs, 1),
+            "scheduled": round(sum(int(row.get("scheduled", 0)) for row in mine) / runs, 2),
+        }
+    return {"per_invocation": handlers, "per_operation": per_operation}
+
+
+# -- memory ------------------------------------------------------------------------------------
+
+
+@dataclass
+class RssPhase:
+    """The services process's RSS after so many provisions, and the runs that got it there."""
+
+    checkpoints: list[tuple[int, int]]
+    """(provisions served so far, RSS in bytes then)."""
+    phases: list[harness.Phase]
+
+
+async def grow(
+    arm: harness.Arm, served: int, *, checkpoints: Sequence[int], concurrency: int, pid: int | None
+) -> RssPhase:
+    """Provision until the services process has served each checkpoint's count (it has
+    served `served` so far), reading its RSS at each."""
+    found = RssPhase([], [])
+    for target in checkpoints:
+        if target > served:
+            phase = await harness.run_batch(arm, f"rss to {target}", target - served, concurrency)
+            found.phases.append(phase)
+            served += len(phase.latencies)
+        found.checkpoints.append((served, harness.rss_bytes(pid)))
+        harness.progress(
+            f"services RSS after {served} provisions: {found.checkpoints[-1][1] / MIB:.1f} MiB"
+        )
+    return found
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    """Everything one run measured."""
+
+    phases: list[harness.Phase]
+    journals: dict[str, Any]
+    rss: RssPhase | None
+
+
+async def measure(stack: harness.Stack, args: argparse.Namespace) -> Measured:
+    """Warm both workloads up, alternate bare and real rounds, read the journals, then keep
+    provisioning (real) to read the services process's RSS."""
     ingress = stack.server.ingress_url
     async with client_for(args.concurrency) as client:
         arms = [
@@ -132,31 +234,83 @@ async def measure(
             warmup=args.warmup,
             concurrency=args.concurrency,
         )
-        rows = await harness.query_rows(client, stack.server.admin_url, JOURNAL_QUERY)
-    journals = {row["service"]: round(float(row["journal"]), 1) for row in rows}
-    return phases, journals
+        found = journals(await journal_rows(client, stack.server.admin_url))
+        rss = None
+        if args.rss_provisions:
+            real = next(arm for arm in arms if arm.name == "real")
+            served = found["per_invocation"][f"{TENANT_SERVICE}/{TENANT_RUN_HANDLER}"]
+            rss = await grow(
+                real,
+                served["invocations"],
+                checkpoints=[args.rss_first, args.rss_provisions],
+                concurrency=args.concurrency,
+                pid=stack.apps["real"].pid,
+            )
+    return Measured(phases, found, rss)
 
 
-def report(
-    phases: list[harness.Phase], journals: dict[str, float], args: argparse.Namespace
-) -> dict[str, Any]:
-    """The results document: every phase, the merged workloads, the ratio and the verdict."""
-    totals = {workload: harness.merged(phases, workload) for workload in WORKFLOWS}
-    ratio = harness.ratio(totals["real"].throughput, totals["bare"].throughput)
+def goal(name: str, met: bool, figure: str) -> dict[str, Any]:
+    """One goal's verdict."""
+    return {"goal": name, "met": met, "figure": figure}
+
+
+def goals(
+    totals: dict[str, harness.Phase], measured: Measured, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """The issue's goals, each met or not, with the figures that decide it."""
+    real, bare = totals["real"].throughput, totals["bare"].throughput
+    ratio = harness.ratio(real, bare)
+    found = [
+        goal(
+            f"tenant provision vs bare-5 throughput >= {TARGET_RATIO:.2f}x",
+            ratio >= TARGET_RATIO,
+            f"{ratio:.2f}x: {real:.1f} vs {bare:.1f} wf/s, c={args.concurrency}",
+        )
+    ]
+    name = (
+        f"services RSS at {args.rss_provisions or RSS_LAST:,} within "
+        f"{RSS_TOLERANCE * 100:.0f} % of {args.rss_first:,}"
+    )
+    if measured.rss is None or len(measured.rss.checkpoints) < 2:
+        found.append(goal(name, False, "not measured: --rss-provisions 0"))
+    else:
+        (first_n, first), (last_n, last) = measured.rss.checkpoints[0], measured.rss.checkpoints[-1]
+        growth = (last - first) / first if first else 0.0
+        found.append(
+            goal(
+                name,
+                abs(growth) <= RSS_TOLERANCE,
+                f"{first / MIB:.1f} MiB after {first_n:,}, {last / MIB:.1f} MiB after "
+                f"{last_n:,}: {growth * 100:+.1f} %",
+            )
+        )
+    return found
+
+
+def report(measured: Measured, args: argparse.Namespace) -> dict[str, Any]:
+    """The results document: every phase, the merged workloads, journals, memory and goals."""
+    totals = {workload: harness.merged(measured.phases, workload) for workload in WORKFLOWS}
+    rss_phases = measured.rss.phases if measured.rss else []
     return {
         "settings": {
             "tenants": args.tenants,
             "concurrency": args.concurrency,
             "rounds": args.rounds,
             "warmup": args.warmup,
+            "rss_first": args.rss_first,
+            "rss_provisions": args.rss_provisions,
             "partitions": 1,
         },
-        "phases": [phase.summary() for phase in [*phases, *totals.values()]],
-        "journal_entries": journals,
-        "ratio": ratio,
-        "target": TARGET_RATIO,
-        "verdict": "PASS" if ratio >= TARGET_RATIO else "FAIL",
-        "errors": sum(len(phase.errors) for phase in phases),
+        "phases": [phase.summary() for phase in [*measured.phases, *totals.values()]],
+        "rss_phases": [phase.summary() for phase in rss_phases],
+        "journal_entries": measured.journals,
+        "services_rss_mib": [
+            {"provisions": n, "rss_mib": round(rss / MIB, 1)}
+            for n, rss in (measured.rss.checkpoints if measured.rss else [])
+        ],
+        "ratio": harness.ratio(totals["real"].throughput, totals["bare"].throughput),
+        "goals": goals(totals, measured, args),
+        "errors": sum(len(phase.errors) for phase in [*measured.phases, *rss_phases]),
     }
 
 
@@ -166,19 +320,38 @@ def print_table(results: dict[str, Any], out: TextIO) -> None:
     print(
         f"provision benchmark: {settings['tenants']} tenants x {settings['rounds']} rounds per "
         f"workload, concurrency {settings['concurrency']}, {settings['partitions']} partition "
-        "(bare = the baseline, real = our services)",
+        "(bare = bare-5: 5 no-op steps + 5 state writes; real = our services, mock compute)",
         file=out,
     )
-    harness.summary_table(results["phases"], COLUMNS, out)
-    journals = ", ".join(
-        f"{name} {size}" for name, size in sorted(results["journal_entries"].items())
+    harness.summary_table([*results["phases"], *results["rss_phases"]], COLUMNS, out)
+    entries = results["journal_entries"]
+    handlers = ", ".join(
+        f"{name} {figures['entries_per_invocation']}"
+        + (
+            f" ({figures['scheduled']} of {figures['invocations']} still scheduled)"
+            if figures["scheduled"]
+            else ""
+        )
+        for name, figures in sorted(entries["per_invocation"].items())
     )
-    print(f"journal entries per invocation: {journals}", file=out)
-    print(
-        f"real/bare throughput: {results['ratio']:.2f}x (target >= {results['target']:.2f}x): "
-        f"{results['verdict']}",
-        file=out,
-    )
+    print(f"journal entries per invocation: {handlers}", file=out)
+    for workload, figures in sorted(entries["per_operation"].items()):
+        scheduled = (
+            f", {figures['scheduled']} of them still scheduled" if figures["scheduled"] else ""
+        )
+        print(
+            f"per {workload} provision: {figures['invocations']} invocations{scheduled}, "
+            f"{figures['entries']} journal entries",
+            file=out,
+        )
+    for point in results["services_rss_mib"]:
+        print(
+            f"services RSS after {point['provisions']:,} provisions: {point['rss_mib']} MiB",
+            file=out,
+        )
+    for found in results["goals"]:
+        verdict = "met" if found["met"] else "not met"
+        print(f"goal {found['goal']} : {verdict} ({found['figure']})", file=out)
     if results["errors"]:
         print(f"{results['errors']} calls failed (see stderr)", file=out)
 
@@ -190,11 +363,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8, help="calls in flight")
     parser.add_argument("--rounds", type=int, default=2, help="bare/real rounds, alternating")
     parser.add_argument("--warmup", type=int, default=20, help="uncounted runs per workload first")
+    parser.add_argument(
+        "--rss-first",
+        type=int,
+        default=RSS_FIRST,
+        help="provisions served at the first RSS reading",
+    )
+    parser.add_argument(
+        "--rss-provisions",
+        type=int,
+        default=RSS_LAST,
+        help="provisions served at the last RSS reading (0: no memory phase)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = harness.parse_args(parser, argv, QUICK)
-    for name in ("tenants", "concurrency", "rounds", "warmup"):
-        if getattr(args, name) < (0 if name == "warmup" else 1):
-            parser.error(f"--{name} is too small")
+    for name in ("tenants", "concurrency", "rounds", "warmup", "rss_first", "rss_provisions"):
+        if getattr(args, name) < (1 if name in ("tenants", "concurrency", "rounds") else 0):
+            parser.error(f"--{name.replace('_', '-')} is too small")
+    if args.rss_provisions and args.rss_provisions <= args.rss_first:
+        parser.error("--rss-provisions must be above --rss-first (or 0)")
     return args
 
 
@@ -207,8 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as error:  # noqa: BLE001 - any setup failure ends the run the same way
             harness.progress(f"setup failed: {error}")
             return 2
-        phases, journals = asyncio.run(measure(ready, args))
-        results = report(phases, journals, args)
+        results = report(asyncio.run(measure(ready, args)), args)
     if args.json:
         print(json.dumps(results, indent=2))
     else:

@@ -38,7 +38,6 @@ class MockBackend:
         self._lock = threading.Lock()
         self._tenants: dict[str, dict[str, JsonValue]] = {}
         self._status_calls: dict[str, int] = {}
-        self.calls: list[tuple[str, str]] = []
 
     def validate_config(self, config: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
         """Check keys and types; defaults filled in."""
@@ -48,7 +47,6 @@ class MockBackend:
             raise config_error(error) from None
 
     def _act(self, operation: str, tenant: TenantRef, config: Mapping[str, JsonValue]) -> None:
-        self.calls.append((operation, tenant.tenant_id))
         parsed = MockComputeConfig.model_validate(dict(config))
         if parsed.fail_on == operation:
             if parsed.failure == "permanent":

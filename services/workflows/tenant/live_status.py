@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -14,12 +14,12 @@ import restate
 from pydantic import JsonValue
 from structlog.typing import FilteringBoundLogger
 
-from ...contract import ProvisionRequest, StatusEvent, TenantPhase, TenantStatus
+from ...contract import STATUS_STATE_KEY, ProvisionRequest, StatusEvent, TenantPhase, TenantStatus
 from .steps import Steps, is_cancellation
 
 __all__ = ["STATUS_KEY", "LiveStatus", "Outcome"]
 
-STATUS_KEY = "status"
+STATUS_KEY = STATUS_STATE_KEY
 """The workflow state key holding the `TenantStatus` (read by the `status` handler)."""
 
 Outcome = Literal["succeeded", "failed", "cancelled", "timed_out"]
@@ -43,7 +43,9 @@ async def _post_transition(url: str, body: dict[str, JsonValue], key: str) -> No
 
 
 class LiveStatus:
-    """One run's `TenantStatus`, published to workflow state whenever it changes."""
+    """One run's `TenantStatus`. Events take their time from what the run learned (a step's
+    result, the lock's answer); the status is written to state once per step, not per event:
+    before each step (a callback included) and at the end, if it changed."""
 
     def __init__(
         self,
@@ -62,61 +64,71 @@ class LiveStatus:
             operation=request.operation,
             steps_total=steps_total,
         )
-
-    @property
-    def started_at(self) -> datetime:
-        """When the run was requested (its first event's time)."""
-        return self.status.events[0].at
+        self.last_at = 0.0
+        """The time of the latest event (epoch seconds)."""
+        self._changed = False
 
     def publish(self) -> None:
-        """Write the status to the state key, for the `status` handler to answer with."""
-        self.steps.ctx.set(STATUS_KEY, self.status)
+        """Write the status to the state key, for the `status` handler to answer with, if it
+        changed since the last write."""
+        if self._changed:
+            self.steps.ctx.set(STATUS_KEY, self.status)
+            self._changed = False
 
     def at_step(self, step: str) -> None:
-        """Show `step` as the current one."""
+        """Show `step` as the current one, with every event so far (published)."""
         self.status.step = step
+        self._changed = True
         self.publish()
 
-    async def record(
-        self, type_: str, message: str = "", *, notify: bool = False, level: str = "info"
-    ) -> None:
-        """Append a timestamped event, publish the status, and (for transitions) call back."""
+    def record(
+        self, type_: str, message: str = "", *, at: float, level: int = logging.INFO
+    ) -> StatusEvent:
+        """Append an event that happened `at` (epoch seconds); the next publish shows it."""
         event = StatusEvent(
-            at=await self.steps.now(),
+            at=datetime.fromtimestamp(at, UTC),
             type=type_,
             phase=self.status.phase,
             step=self.status.step,
             message=message,
         )
         self.status.events.append(event)
-        self.publish()
+        self.last_at = at
+        self._changed = True
         self.log.log(
-            logging.getLevelNamesMapping()[level.upper()],
+            level,
             type_,
             phase=self.status.phase.value,
             step=self.status.step,
             detail=message,
         )
-        if notify and self.request.api_base_url is not None:
-            await self._notify(event)
+        return event
 
-    async def step_done(self, type_: str, message: str = "") -> None:
+    def step_done(self, type_: str, message: str = "", *, at: float) -> None:
         """Count one more step done, and record it as event `type_`."""
         self.status.steps_done += 1
-        await self.record(type_, message)
+        self.record(type_, message, at=at)
 
-    async def transition(self, phase: TenantPhase, message: str = "") -> None:
-        """Move to `phase`, and tell the control plane."""
+    async def transition(self, phase: TenantPhase, message: str = "", *, at: float) -> None:
+        """Move to `phase`, and tell the control plane (a step: the status is published first)."""
         self.status.phase = phase
-        await self.record("transition", message, notify=True)
+        event = self.record("transition", message, at=at)
+        if self.request.api_base_url is not None:
+            self.publish()
+            await self._notify(event)
 
-    async def end(self, phase: TenantPhase, outcome: Outcome, error: str | None = None) -> None:
-        """Record how the run ended (`error` if it failed), and its last transition."""
+    async def end(
+        self, phase: TenantPhase, outcome: Outcome, error: str | None = None, *, at: float
+    ) -> None:
+        """Record how the run ended (`error` if it failed) and its last transition; publish."""
+        if not self.status.events:  # stopped before the lock first answered
+            self.record("requested", at=at)
         self.status.outcome = outcome
         if error is not None:
             self.status.error = error
         self.status.step = None
-        await self.transition(phase, error or "")
+        await self.transition(phase, error or "", at=at)
+        self.publish()
 
     async def _notify(self, event: StatusEvent) -> None:
         """Tell the control plane, durably: retried, journaled, deduplicated by key."""

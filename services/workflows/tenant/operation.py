@@ -1,9 +1,10 @@
 """One tenant operation run as a saga under a deadline, holding the tenant's lock.
 
-`TenantOperation.run` ties the parts together: record the request, hold the tenant, run the
-operation's steps, and map how it ended to the workflow's outcome. A terminal failure, a
-cancel or the deadline all unwind the saga, then end the workflow with a terminal error whose
-code says which it was: 500/4xx failed, 409 cancelled, 408 timed out.
+`TenantOperation.run` ties the parts together: hold the tenant (which records the request),
+run the operation's steps, and map how it ended to the workflow's outcome; a run that ends
+well ends at its last step's time. A terminal failure, a cancel or the deadline all unwind the
+saga, then end the workflow with a terminal error whose code says which it was: 500/4xx
+failed, 409 cancelled, 408 timed out.
 """
 
 from __future__ import annotations
@@ -92,9 +93,8 @@ class TenantOperation:
         """Run the operation; raise a terminal error after compensating if it cannot finish."""
         operation = self.request.operation
         try:
-            await self.live.record("requested")
-            await self.hold.acquire(self.live, self.timeout)
-            await self.live.transition(_START_PHASE[operation])
+            held_at = await self.hold.acquire(self.live, self.timeout)
+            await self.live.transition(_START_PHASE[operation], at=held_at)
             state, plan = await self.operations.run(operation)
         except DeadlineError as exceeded:
             message = f"timed out after {self.timeout} during {exceeded.activity}"
@@ -122,7 +122,7 @@ class TenantOperation:
                 "failed", restate.TerminalError(f"internal error: {error!r}", 500)
             ) from error
         self.steps.ending = True  # the work is done: a stop that lands from here on changes nothing
-        await self.live.end(_END_PHASE[operation], "succeeded")
+        await self.live.end(_END_PHASE[operation], "succeeded", at=self.live.last_at)
         self.hold.release()
         return ProvisionResult(
             tenant_id=self.request.tenant_id,
@@ -140,6 +140,6 @@ class TenantOperation:
         """Unwind the saga, record the failure, free the tenant; the error to end with."""
         self.steps.ending = True
         await self.saga.unwind(self.steps, self.live, self.hold)
-        await self.live.end(TenantPhase.FAILED, outcome, error.message)
+        await self.live.end(TenantPhase.FAILED, outcome, error.message, at=await self.steps.now())
         self.hold.release()
         return error

@@ -20,7 +20,7 @@ from ...compute import ComputeBackend, ComputeState, TenantRef
 from ...contract import Operation, PlannedChange
 from .live_status import LiveStatus
 from .saga import Saga
-from .steps import Steps
+from .steps import Stamped, Steps
 
 __all__ = ["STEPS_TOTAL", "OperationResult", "Operations", "plan_changes", "redacted"]
 
@@ -143,7 +143,10 @@ class Operations:
 
     async def _observe(self) -> ComputeState:
         """The compute as the backend sees it now, as a counted step."""
-        return await self._step("observe", self.backend.status, self.tenant, result=ComputeState)
+        observed = await self._step(
+            "observe", self.backend.status, self.tenant, result=ComputeState
+        )
+        return observed.value
 
     async def _step(
         self,
@@ -152,13 +155,14 @@ class Operations:
         *args: Any,
         result: type[T],
         counts: bool = True,
-    ) -> T:
-        """Show `name` as the current step, run it, and (if it `counts`) count it done."""
+    ) -> Stamped[T]:
+        """Show `name` as the current step, run it, and (if it `counts`) count it done at the
+        time the step ended."""
         self.live.at_step(name)
-        value = await self.steps.run(name, action, *args, result=result)
+        done = await self.steps.run(name, action, *args, result=result)
         if counts:
-            await self.live.step_done("step completed")
-        return value
+            self.live.step_done("step completed", at=done.at)
+        return done
 
     async def _wait_healthy(self) -> ComputeState:
         """Poll the backend (each poll a durable step) until healthy or `health_timeout`."""
@@ -166,15 +170,16 @@ class Operations:
         state = ComputeState(exists=False)
         while True:
             checks += 1
-            state = await self._step(
+            checked = await self._step(
                 f"health check {checks}",
                 self.backend.status,
                 self.tenant,
                 result=ComputeState,
                 counts=False,
             )
+            state = checked.value
             if state.healthy:
-                await self.live.step_done("healthy", state.detail)
+                self.live.step_done("healthy", state.detail, at=checked.at)
                 return state
             if waited >= self.health_timeout:
                 raise restate.TerminalError(

@@ -7,6 +7,8 @@ and skips the compensation if the hold had expired (the tenant may be another ru
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,6 +29,18 @@ _COMPENSATION_OPTIONS: restate.RunOptions[Any] = restate.RunOptions(
 )
 _COMPENSATION_LEASE = timedelta(minutes=2)
 """How long one compensation may hold the tenant past its start (its retries' whole budget)."""
+
+
+def _timed(
+    undo: Callable[[], Coroutine[Any, Any, None]],
+) -> Callable[[], Coroutine[Any, Any, float]]:
+    """`undo` as a step whose result is when it ended (epoch seconds)."""
+
+    async def undone_at() -> float:
+        await undo()
+        return time.time()
+
+    return undone_at
 
 
 @dataclass(frozen=True)
@@ -58,18 +72,22 @@ class Saga:
         for compensation in self.drain():
             name = f"compensate {compensation.step}"
             live.at_step(name)
-            if not await hold.keep(hold.grace + _COMPENSATION_LEASE):
-                await live.record(
+            kept = await hold.keep(hold.grace + _COMPENSATION_LEASE)
+            if not kept.held:
+                live.record(
                     "compensation skipped",
                     f"{compensation.step}: this run's hold on the tenant expired",
-                    level="error",
+                    at=kept.at,
+                    level=logging.ERROR,
                 )
                 continue
             try:
-                await steps.wait(
-                    steps.ctx.run_typed(name, compensation.undo, _COMPENSATION_OPTIONS)
+                undone_at = await steps.wait(
+                    steps.ctx.run_typed(name, _timed(compensation.undo), _COMPENSATION_OPTIONS)
                 )
             except restate.TerminalError as error:
-                await live.record("compensation failed", error.message, level="error")
+                live.record(
+                    "compensation failed", error.message, at=await steps.now(), level=logging.ERROR
+                )
             else:
-                await live.record("compensated", compensation.step)
+                live.record("compensated", compensation.step, at=undone_at)

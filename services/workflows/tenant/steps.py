@@ -1,4 +1,5 @@
-"""The durable step runner: each side effect a named, journaled step that races the deadline.
+"""The durable step runner: each side effect a named, journaled step that races the deadline,
+its result journaled with the time the step ended (the run's events take their time from it).
 
 Also the run's other waits on the deadline (the durable sleep, any future raced against it),
 and the await that outlasts a stop once the run is ending.
@@ -7,9 +8,10 @@ and the await that outlasts a stop once the run is ending.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
 
 import restate
 from pydantic import BaseModel
@@ -18,11 +20,10 @@ from structlog.typing import FilteringBoundLogger
 from ...compute import ComputeRejectedError
 from ...contract import CANCELLED_CODE, REJECTED_CODE, RetryPolicy
 
-__all__ = ["DeadlineError", "Steps", "is_cancellation"]
+__all__ = ["DeadlineError", "Stamped", "Steps", "is_cancellation"]
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
-P = ParamSpec("P")
 
 
 def is_cancellation(error: BaseException) -> bool:
@@ -42,14 +43,26 @@ class DeadlineError(Exception):
         super().__init__(activity)
 
 
-def _terminal(action: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-    """Make a backend's permanent refusal terminal (no retries); other errors stay retryable."""
+class Stamped(BaseModel, Generic[T]):
+    """A step's result and when the step ended (epoch seconds), journaled together."""
 
-    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+    value: T
+    at: float
+
+
+def _stamped(
+    action: Callable[..., Awaitable[T]], result: type[T]
+) -> Callable[..., Coroutine[Any, Any, Stamped[T]]]:
+    """`action` with its end time added to its result; a backend's permanent refusal made
+    terminal (no retries), other errors left retryable."""
+    stamped = Stamped[result]  # type: ignore[valid-type]
+
+    async def guarded(*args: Any) -> Stamped[T]:
         try:
-            return await action(*args, **kwargs)
+            value = await action(*args)
         except ComputeRejectedError as error:
             raise restate.TerminalError(str(error), status_code=REJECTED_CODE) from error
+        return stamped(value=value, at=time.time())
 
     return guarded
 
@@ -88,9 +101,10 @@ class Steps:
                 break
         return await future
 
-    async def now(self) -> datetime:
-        """The journaled current time (the same on every replay)."""
-        return datetime.fromtimestamp(await self.wait(self.ctx.time()), UTC)
+    async def now(self) -> float:
+        """The journaled current time (epoch seconds, the same on every replay), for an event
+        that no step result dates."""
+        return await self.wait(self.ctx.time())
 
     async def race(self, future: restate.RestateDurableFuture[Any], activity: str) -> None:
         """Wait until `future` completes; raise `DeadlineError` if the deadline comes first."""
@@ -100,22 +114,22 @@ class Steps:
 
     async def run(
         self, name: str, action: Callable[..., Awaitable[T]], *args: Any, result: type[T]
-    ) -> T:
+    ) -> Stamped[T]:
         """Run `action` as the durable step `name`, racing the deadline; a failure names it."""
         policy = self.retry_policy
-        options: restate.RunOptions[T] = restate.RunOptions(
-            type_hint=result,
+        options: restate.RunOptions[Stamped[T]] = restate.RunOptions(
+            type_hint=Stamped[result],  # type: ignore[valid-type]
             max_attempts=policy.max_attempts,
             initial_retry_interval=policy.initial_interval,
             retry_interval_factor=policy.backoff_rate,
             max_retry_interval=policy.max_interval,
         )
-        future = self.ctx.run_typed(name, _terminal(action), options, *args)
+        future = self.ctx.run_typed(name, _stamped(action, result), options, *args)
         self.in_flight = future
         await self.race(future, f"step {name!r}")
         self.in_flight = None
         try:
-            value: T = await future
+            value: Stamped[T] = await future
         except restate.TerminalError as error:
             if is_cancellation(error):
                 raise

@@ -1,17 +1,19 @@
 """The run's hold on its tenant: the client side of `TenantLock` (see `../tenant_lock.py`).
 
 Acquire waits in line behind earlier operations, asking again when woken with False; the hold
-is a lease that ends at this run's deadline plus the grace, renewed while the run unwinds, and
-released when the run ends.
+is a lease that ends at this run's deadline plus the grace (the lock counts it from the first
+ask), renewed while the run unwinds, and released when the run ends.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from ..tenant_lock import LockRequest, Renewal, acquire, release, renew
+import restate
+
+from ..tenant_lock import Grant, LockRequest, Renewal, acquire, release, renew
 from .live_status import LiveStatus
-from .steps import Steps
+from .steps import Steps, is_cancellation
 
 __all__ = ["TenantHold"]
 
@@ -26,33 +28,52 @@ class TenantHold:
         """How long past the run's deadline the lease lasts."""
         self.key = steps.ctx.key()
 
-    async def acquire(self, live: LiveStatus, run_timeout: timedelta) -> None:
-        """Hold the tenant, waiting in line; leased to the run's deadline plus the grace."""
+    async def acquire(self, live: LiveStatus, run_timeout: timedelta) -> float:
+        """Hold the tenant, waiting in line; leased to the run's deadline plus the grace.
+
+        Records the request at the lock's first answer (and the wait, if any). Returns when the
+        tenant became this run's (epoch seconds)."""
         # The lease ends whatever becomes of this run (killed, paused), so the tenant comes free.
         # A wake-up with False (an operator freed the tenant) means: ask again.
-        lease_until = live.started_at + run_timeout + self.grace
-        waiting = False
+        lease_seconds = (run_timeout + self.grace).total_seconds()
+        lease_until: float | None = None
         while True:
             awakeable_id, turn = self.steps.ctx.awakeable(type_hint=bool)
             request = LockRequest(
-                holder=self.key, awakeable_id=awakeable_id, lease_until=lease_until.timestamp()
+                holder=self.key,
+                awakeable_id=awakeable_id,
+                lease_seconds=lease_seconds,
+                lease_until=lease_until,
             )
-            if await self.steps.ctx.object_call(acquire, key=self.tenant_id, arg=request):
-                return
-            if not waiting:
-                waiting = True
-                await live.record("waiting", "another operation on this tenant is in progress")
+            grant = await self.steps.ctx.object_call(acquire, key=self.tenant_id, arg=request)
+            if lease_until is None:
+                live.record("requested", at=grant.at)
+            if grant.held:
+                return grant.at
+            if lease_until is None:
+                live.record(
+                    "waiting", "another operation on this tenant is in progress", at=grant.at
+                )
+                live.publish()
+            lease_until = grant.lease_until
             await self.steps.race(turn, "waiting for the tenant")
             if await turn:
-                return
+                return await self.steps.now()
 
-    async def keep(self, budget: timedelta) -> bool:
-        """Extend the lease for `budget` more; False if it ran out (a paused run resumed late)."""
-        until = await self.steps.now() + budget
-        renewal = Renewal(holder=self.key, lease_until=until.timestamp())
-        return await self.steps.wait(
-            self.steps.ctx.object_call(renew, key=self.tenant_id, arg=renewal)
-        )
+    async def keep(self, budget: timedelta) -> Grant:
+        """Extend the lease for `budget` more; not held if it ran out (a paused run resumed
+        late). The answer carries the lock's time."""
+        renewal = Renewal(holder=self.key, lease_seconds=budget.total_seconds())
+        while True:
+            try:
+                return await self.steps.wait(
+                    self.steps.ctx.object_call(renew, key=self.tenant_id, arg=renewal)
+                )
+            except restate.TerminalError as error:
+                # A stop that lands while the renewal is in flight cancels the call as well (the
+                # SDK cancels a cancelled run's calls). The run unwinds regardless: ask again.
+                if not (self.steps.ending and is_cancellation(error)):
+                    raise
 
     def release(self) -> None:
         """Hand the tenant to the next in line (a one-way send: the run does not wait)."""

@@ -69,13 +69,28 @@ class TenantClient:
         response = self.http.patch(f"{self.admin}/invocations/{invocation_id}/kill")
         assert response.status_code == 200, response.text
 
-    def lock_holder(self, tenant: str) -> str | None:
-        """Which execution holds the tenant, read from the lock's state (creates nothing)."""
+    def lock_state(self, tenant: str, key: str) -> Any:
+        """One key of the tenant's lock state (None when absent), read through the admin API
+        (creates nothing)."""
         rows = self.query(
             "SELECT value_utf8 FROM state WHERE service_name = 'TenantLock' "
-            f"AND service_key = '{tenant}' AND key = 'holder'"
+            f"AND service_key = '{tenant}' AND key = '{key}'"
         )
         return json.loads(rows[0]["value_utf8"]) if rows else None
+
+    def lock_holder(self, tenant: str) -> str | None:
+        """Which execution holds the tenant."""
+        holder: str | None = self.lock_state(tenant, "holder")
+        return holder
+
+    def lock_calls(self, tenant: str) -> list[str]:
+        """The handlers of the tenant lock's invocations so far, oldest first (a lease timer
+        is an `expire`, scheduled until its lease ends)."""
+        rows = self.query(
+            "SELECT target_handler_name FROM sys_invocation WHERE target_service_name = "
+            f"'TenantLock' AND target_service_key = '{tenant}' ORDER BY created_at"
+        )
+        return [str(row["target_handler_name"]) for row in rows]
 
     def wait_unlocked(self, *tenants: str, within: float = 60.0) -> None:
         """Until no operation holds these tenants (the release is a one-way call: it may still

@@ -17,8 +17,8 @@ and started again; and for every execution, crashed or not, the test proves that
 - nothing leaked: the tenant's `TenantLock` holder is cleared and no tenant has a stray process.
 
 How a kill lands at k. The journal grows in bursts (the SDK writes a state update and the next
-step's command at once, Restate adds a call's invocation id at once, a timestamp round trip
-takes a fraction of a millisecond), so a poll of a free-running process lands tens of
+step's command at once, Restate adds a call's invocation id at once, a step's round trip takes
+a fraction of a millisecond), so a poll of a free-running process lands tens of
 milliseconds late. Instead, once a run is within 8 entries of k, the services process is frozen
 (SIGSTOP) and run in 0.5 ms slices (SIGCONT, 0.5 ms, SIGSTOP), the journal read after each; the
 first frozen look that shows entry k and no output is followed by SIGKILL. That crash counts,
@@ -55,10 +55,10 @@ flight: extra crashes, after which they must still end correctly. At the end, ru
 releases still in Restate's backoff are resumed (`PATCH /invocations/{id}/resume`, none may be
 paused) instead of waiting up to 30 s, and every run is checked.
 
-Measured on the 2-core machine, sharing it with other test sessions: journals of 34 (provision),
-40 (update) and 23 (delete) entries; 29 + 35 + 18 = 82 kill points, crashed at with 13-17,
-12-22 and 7-11 SIGKILLs; the three tests took 52-101 s together (provision 19-39 s, update
-18-46 s, delete 9-15 s).
+Measured on the 2-core machine, sharing it with other test sessions: journals of 20 (provision),
+23 (update) and 12 (delete) entries; 15 + 18 + 7 = 40 kill points, crashed at with 9-10, 12 and
+4 SIGKILLs; the three tests took 56-57 s together (provision 17-18 s, update 32-33 s, delete
+6-7 s).
 """
 
 from __future__ import annotations

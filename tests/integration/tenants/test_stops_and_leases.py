@@ -136,6 +136,7 @@ def test_a_killed_holder_loses_the_tenant_at_its_deadline(stack: Stack, tenant: 
     holder, invocation = provisioning(stack, tenant, NEVER_HEALTHY, timeout="4s")
     stack.client.kill(invocation)
     assert stack.client.lock_holder(tenant) == holder
+    assert "expire" not in stack.client.lock_calls(tenant)  # nobody waits: no timer yet
     assert len(stack.processes(tenant)) == 1  # left behind by the killed run
     execution, result, took = delete_after(stack, tenant)
     assert result.status_code == 200, result.text
@@ -143,6 +144,28 @@ def test_a_killed_holder_loses_the_tenant_at_its_deadline(stack: Stack, tenant: 
     assert took < 4 + LEASE_GRACE_SECONDS + 10
     assert stack.processes(tenant) == []  # the delete found the leftover and destroyed it
     stack.client.wait_unlocked(tenant)
+    assert stack.client.lock_calls(tenant).count("expire") == 1  # the waiter's wake-up
+
+
+def test_a_lease_nobody_waited_for_has_ended_when_the_next_operation_asks(
+    stack: Stack, tenant: str
+) -> None:
+    """No timer frees an uncontended tenant; the next operation finds the lease ended itself."""
+    holder, invocation = provisioning(stack, tenant, NEVER_HEALTHY, timeout="4s")
+    stack.client.kill(invocation)
+    assert stack.client.lock_holder(tenant) == holder
+    lease_until = float(stack.client.lock_state(tenant, "lease_until"))
+    deadline = time.monotonic() + 4 + LEASE_GRACE_SECONDS + 30
+    while time.time() <= lease_until:  # the clock passing the lease, polled with a deadline
+        assert time.monotonic() < deadline, "the lease never ended"
+        time.sleep(0.05)
+    assert stack.client.lock_holder(tenant) == holder  # nothing freed it: nobody was waiting
+    execution, result, _ = delete_after(stack, tenant)
+    assert result.status_code == 200, result.text
+    assert "waiting" not in event_types(stack.client.status(execution))
+    assert stack.processes(tenant) == []
+    stack.client.wait_unlocked(tenant)
+    assert "expire" not in stack.client.lock_calls(tenant)
 
 
 def test_a_killed_waiter_never_blocks_the_tenant(stack: Stack, tenant: str) -> None:
