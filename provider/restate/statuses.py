@@ -109,7 +109,9 @@ class Statuses:
         """The status of each known id (unknown ones are left out)."""
         known = {i: s for i in execution_ids if (s := self._finished.get(i)) is not None}
         asked = [i for i in execution_ids if i not in known]
-        rows = await self.invocations.rows(asked) if asked else {}
+        if not asked:
+            return known
+        rows = await self.invocations.rows(asked)
         read = await self.of_rows(list(rows.values()))
         return {**known, **{status.execution_id: status for status in read}}
 
