@@ -124,6 +124,7 @@ class RestateProvider:
         self._workflow_of_service: dict[str, str] = {}
         self._input_schemas: dict[tuple[str, str], InputSchema] = {}
         self._specs: Bounded[str, tuple[float, WorkflowSpec]] = Bounded(1024)
+        self._spec_reads: dict[str, asyncio.Future[WorkflowSpec | None]] = {}
         self._log = get_logger("landlord.workflow.restate")
 
     # -- definitions -----------------------------------------------------------------------
@@ -151,10 +152,20 @@ class RestateProvider:
 
     async def _stored_spec(self, workflow_id: str) -> WorkflowSpec | None:
         """The stored spec, reused for `definition_cache` after a read (this provider's own
-        create and delete refresh it at once; another process's show within that time)."""
+        create and delete refresh it at once; another process's show within that time).
+        Starts that find it expired together share one read."""
         remembered = self._specs.get(workflow_id)
         if remembered is not None and time.monotonic() < remembered[0]:
             return remembered[1]
+        reading = self._spec_reads.get(workflow_id)
+        if reading is None:
+            reading = self._spec_reads[workflow_id] = asyncio.ensure_future(
+                self._read_spec(workflow_id)
+            )
+            reading.add_done_callback(lambda _: self._spec_reads.pop(workflow_id, None))
+        return await asyncio.shield(reading)
+
+    async def _read_spec(self, workflow_id: str) -> WorkflowSpec | None:
         spec = await self.definitions.spec(workflow_id)
         if spec is None:
             self._specs.pop(workflow_id)
@@ -399,16 +410,19 @@ class RestateProvider:
         return await self.statuses.of_ids([i for i in execution_ids if is_invocation_id(i)])
 
     async def wait_for_execution(self, execution_id: str, *, timeout: timedelta) -> ExecutionStatus:
-        """The status once the execution has ended (Restate's attach returns then), or as it
-        is when `timeout` passes first."""
+        """The status once the execution has ended (Restate's attach answers then, at once for
+        one that has), or as it is when `timeout` passes first."""
         until = time.monotonic() + timeout.total_seconds()
-        status = await self.get_execution_status(execution_id)
-        while not status.state.is_terminal and (left := until - time.monotonic()) > 0:
-            ended = await self.ingress.attach(execution_id, seconds=left)
+        while not self.statuses.finished(check_invocation_id(execution_id)):
+            ended = await self.ingress.attach(
+                execution_id, seconds=max(until - time.monotonic(), 0.001)
+            )
             status = await self.get_execution_status(execution_id)
-            if ended and not status.state.is_terminal:  # attach answered before SQL shows it
+            if status.state.is_terminal or time.monotonic() >= until:
+                return status
+            if ended:  # attach answered before SQL shows the end
                 await asyncio.sleep(min(_ENDED_SHOWS_WITHIN, max(until - time.monotonic(), 0)))
-        return status
+        return await self.get_execution_status(execution_id)
 
     async def stop_execution(self, execution_id: str, reason: str) -> None:
         """Cancel gracefully (compensations run); a finished execution is left as it is."""

@@ -1074,9 +1074,11 @@ class _CountingTransport(httpx.AsyncBaseTransport):
     def __init__(self) -> None:
         self.inner = httpx.AsyncHTTPTransport(trust_env=False)
         self.queries = 0
+        self.spec_reads = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.queries += request.url.path == "/query"
+        self.spec_reads += b"WorkflowDefinitions" in request.content
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -1196,3 +1198,26 @@ async def test_list_executions_reads_like_the_batch(provider: RestateProvider) -
     for execution_id in ids:
         assert listed[execution_id] == await provider.get_execution_status(execution_id)
         assert listed[execution_id].output is not None
+
+
+async def test_starts_reuse_the_stored_spec_and_share_a_read(stack: Stack) -> None:
+    """Starts together share one read of the stored spec, and later ones within
+    `definition_cache` read it not at all."""
+    counting = _CountingTransport()
+    starter = RestateProvider(stack.settings(), admin_transport=counting)
+
+    async def start_ten() -> None:
+        await asyncio.gather(
+            *(
+                starter.start_execution(MAIN, ExecutionInput(execution_name=_name(), input={}))
+                for _ in range(10)
+            )
+        )
+
+    try:
+        await start_ten()
+        assert counting.spec_reads == 1
+        await start_ten()
+        assert counting.spec_reads == 1
+    finally:
+        await starter.aclose()
