@@ -2,11 +2,12 @@
 
 create → register the deployment (re-discovering only when its code changed) and store the
 spec in the `WorkflowDefinitions` object; start → `send` to the workflow keyed by the
-execution name; status → `sys_invocation` + `sys_journal` (SQL) + the workflow's own
-progress; stop → graceful cancel; delete → drop the spec and close the service to new runs.
+execution name, and its deadline delayed by its timeout; status (one, many, or waited for
+with attach) → `statuses` (finished ones remembered, the rest batched SQL); stop → graceful
+cancel; delete → drop the spec and close the service to new runs.
 
 Longer than most modules on purpose: it is the interface's operations, each composed of the
-pieces beside it (`definition_store`, `deployments`, `invocations`, `progress`,
+pieces beside it (`definition_store`, `deployments`, `invocations`, `statuses`, `progress`,
 `tenant_locks`, `registration`), and reads top to bottom like the table in the README.
 """
 

@@ -101,10 +101,6 @@ class Statuses:
         """Whether the execution is remembered as ended (nothing can change it any more)."""
         return self._finished.get(execution_id) is not None
 
-    def __len__(self) -> int:
-        """How many executions are remembered (finished and running)."""
-        return len(self._finished) + len(self._running)
-
     async def of_ids(self, execution_ids: Sequence[str]) -> dict[str, ExecutionStatus]:
         """The status of each known id (unknown ones are left out)."""
         known = {i: s for i in execution_ids if (s := self._finished.get(i)) is not None}
