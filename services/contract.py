@@ -41,7 +41,6 @@ __all__ = [
     "CANCELLED_CODE",
     "DEADLINE_FIRED_KEY",
     "DEADLINE_HANDLER",
-    "DEADLINE_KEY",
     "DEADLINE_SERVICE",
     "DEFINITIONS_SERVICE",
     "DEFINITION_KEY",
@@ -107,11 +106,8 @@ DEFINITION_KEY = "definition"
 DEADLINE_SERVICE = "ExecutionDeadline"
 """The watchdog that keeps an execution's deadline, keyed by the execution's invocation id."""
 DEADLINE_HANDLER = "watch"
-DEADLINE_KEY = "deadline"
-"""The state key holding the `Deadline` to keep; only the admin API writes it, so an ingress
-caller cannot make the watchdog cancel anything."""
 DEADLINE_FIRED_KEY = "fired"
-"""Set (to the timeout, e.g. "30m") when the deadline passed first and the execution was
+"""Set (to the timeout, e.g. "30m") when the execution still ran at its deadline and was
 cancelled: an execution cancelled with this mark timed out."""
 
 LOCK_SERVICE = "TenantLock"
