@@ -117,7 +117,7 @@ class Statuses:
         fresh = [row for row in rows if str(row["id"]) not in finished]
         changed = [row for row in fresh if self._changed(row)]
         since = {str(row["id"]): self._seen_until(row) for row in changed}
-        ended = [row for row in fresh if state_of(row)[0].is_terminal]
+        ended = [row for row in fresh if _ended(row)]
         journals, progress, deadlines, outputs, workflows = await asyncio.gather(
             self.invocations.journals(since) if since else _nothing(),
             self.progress.of(changed) if changed else _nothing(),
@@ -131,7 +131,17 @@ class Statuses:
             if invocation_id in finished:
                 statuses.append(finished[invocation_id])
                 continue
-            seen = self._update(row, journals.get(invocation_id), progress.get(invocation_id))
+            seen = (
+                self._update(
+                    row,
+                    journals.get(invocation_id),
+                    progress.get(invocation_id),
+                    start=since[invocation_id],
+                )
+                if invocation_id in since
+                else self._running.get(invocation_id)
+            )
+            assert seen is not None  # unchanged means seen before
             status = summary(
                 row,
                 workflow_id=workflows[str(row.get("target_service_name"))],
@@ -169,14 +179,17 @@ class Statuses:
         return 0 if seen is None or _ended(row) else seen.journal.until
 
     def _update(
-        self, row: dict[str, Any], journal: JournalRead | None, progress: Progress | None
+        self,
+        row: dict[str, Any],
+        journal: JournalRead | None,
+        progress: Progress | None,
+        *,
+        start: int,
     ) -> _Seen:
-        """Add what was just read of an execution to what was read before."""
+        """Add what was just read of an execution, from journal index `start` on, to what was
+        read before."""
         invocation_id = str(row["id"])
         seen = self._running.get(invocation_id)
-        if seen is not None and not self._changed(row):
-            return seen
-        start = self._seen_until(row)
         read = journal or JournalRead(None, {}, [], start)
         if seen is not None and start > 0:
             read = JournalRead(
