@@ -2,7 +2,7 @@
 #
 # - the services image (the default, last stage): the tenant workflows (`services.app:app`) under
 #   hypercorn, HTTP/2 cleartext on port 9080 with the production limits (`python -m services`).
-#   It holds `services` and `telemetry` and only what serving needs: no control-plane CLI, no
+#   It holds `services`, `telemetry` and `sealing` and only what serving needs: no control-plane CLI, no
 #   boto3, no docker library.
 #     docker build -t landlord-restate-services:0.1.0 .
 #   The `docker` and `ecs` compute backends load their library only when a tenant asks for one;
@@ -30,10 +30,12 @@ RUN for extra in $(echo "$EXTRAS" | tr ',' ' '); do \
     done \
  && /opt/landlord/bin/pip install --quiet ".${EXTRAS:+[$EXTRAS]}" \
  && /opt/landlord/bin/pip uninstall --quiet --yes landlord-restate
-# Only the packages serving imports: the wheel built here holds services and telemetry, and the
-# console script it would add (`landlord-restate`, the CLI) is removed, as its code is absent.
+# Only the packages serving imports: the wheel built here holds services, telemetry and sealing,
+# and the console script it would add (`landlord-restate`, the CLI) is removed, as its code is
+# absent.
 COPY services ./services
 COPY telemetry ./telemetry
+COPY sealing ./sealing
 # pip and setuptools only build the virtualenv (a quarter of it): the image does not keep them.
 RUN /opt/landlord/bin/pip install --quiet --no-deps . \
  && rm /opt/landlord/bin/landlord-restate \
@@ -52,6 +54,7 @@ RUN /opt/landlord/bin/pip install --quiet ".[cli,ecs,step-functions]" \
 COPY provider ./provider
 COPY services ./services
 COPY telemetry ./telemetry
+COPY sealing ./sealing
 COPY local_stack ./local_stack
 RUN /opt/landlord/bin/pip install --quiet --no-deps . \
  && /opt/landlord/bin/python -m pip uninstall --quiet --yes pip setuptools \

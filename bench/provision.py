@@ -14,6 +14,10 @@ one provision causes, the tenant lock's included), then keeps provisioning to re
 services process's RSS after 1,000 and 10,000 provisions. Each goal prints as
 `goal … : met|not met (figures)`.
 
+What encryption costs: two more workloads of the real workflow carry `SECRETS` env values,
+`clear` in clear and `sealed` sealed the way `RestateProvider` sends them (sealed per call, so
+the client's CPU includes the control plane's part); the figure compares the two.
+
     .venv/bin/python -m bench.provision [--tenants 300] [--concurrency 8] [--rounds 2]
         [--warmup 20] [--rss-first 1000] [--rss-provisions 10000] [--quick] [--json]
 
@@ -28,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -42,6 +47,7 @@ from bench.bare_app import BARE_SERVICE
 from provider import WorkflowSpec
 from provider.config import RestateSettings
 from provider.restate import tenant_workflow_spec
+from sealing import KEYRING_ENV, Keyring, seal_secrets
 from services.contract import LOCK_SERVICE, TENANT_RUN_HANDLER, TENANT_SERVICE
 
 TARGET_RATIO = 0.8
@@ -53,6 +59,10 @@ SETTLE_SECONDS = 30.0
 WORKFLOWS = {"bare": BARE_SERVICE, "real": TENANT_SERVICE}
 SERVICES = {"bare": [BARE_SERVICE], "real": [TENANT_SERVICE, LOCK_SERVICE]}
 """The services whose invocations one provision of each workload causes."""
+ARMS = {**WORKFLOWS, "clear": TENANT_SERVICE, "sealed": TENANT_SERVICE}
+"""Every workload and its workflow: `clear` and `sealed` are `real` with secrets."""
+SECRETS = 5
+"""Env values of a `clear` / `sealed` provision (a tenant's database password, API tokens…)."""
 BARE_SPEC_ID = "bare-provisioning"
 MIB = 1024 * 1024
 QUICK = {"tenants": 20, "rounds": 1, "warmup": 5, "rss_provisions": 0}
@@ -97,18 +107,26 @@ def start_stack(work: Path, stack: contextlib.ExitStack) -> harness.Stack:
     return ready
 
 
-def provision_call(client: httpx.AsyncClient, ingress: str, workload: str) -> harness.Call:
-    """One tenant provision of `workload` through a blocking ingress call, timed."""
+def provision_call(
+    client: httpx.AsyncClient, ingress: str, workload: str, *, keyring: Keyring | None = None
+) -> harness.Call:
+    """One tenant provision of `workload` through a blocking ingress call, timed (for `sealed`,
+    sealing its secrets under `keyring` included)."""
+    if workload == "sealed" and keyring is None:
+        raise ValueError("the sealed workload needs the keyring the services hold")
 
     async def call(tenant: str, phase: harness.Phase) -> None:
-        body = {
+        env = {f"SECRET_{i}": f"{tenant}-secret-{i}" for i in range(SECRETS)}
+        body: Any = {
             "tenant_id": tenant,
             "operation": "provision",
             "compute_provider": "mock",
-            "desired_config": {},
+            "desired_config": {"env": env} if workload in ("clear", "sealed") else {},
         }
-        url = f"{ingress}/restate/call/{WORKFLOWS[workload]}/{tenant}/{TENANT_RUN_HANDLER}"
+        url = f"{ingress}/restate/call/{ARMS[workload]}/{tenant}/{TENANT_RUN_HANDLER}"
         started = time.perf_counter()
+        if workload == "sealed":
+            body = seal_secrets(body, keyring=keyring, execution=tenant)
         response = await client.post(url, json=body)
         if response.status_code != 200:
             raise RuntimeError(f"{response.status_code} {response.text[:300]}")
@@ -222,10 +240,16 @@ async def measure(stack: harness.Stack, args: argparse.Namespace) -> Measured:
     """Warm both workloads up, alternate bare and real rounds, read the journals, then keep
     provisioning (real) to read the services process's RSS."""
     ingress = stack.server.ingress_url
+    keyring = Keyring.from_environment()
+    assert keyring is not None, "main() sets the keyring the services hold"
     async with client_for(args.concurrency) as client:
         arms = [
-            harness.Arm(name, provision_call(client, ingress, name), stack.pids(name))
-            for name in WORKFLOWS
+            harness.Arm(
+                name,
+                provision_call(client, ingress, name, keyring=keyring),
+                stack.pids("bare" if name == "bare" else "real"),
+            )
+            for name in ARMS
         ]
         phases = await harness.alternate(
             arms,
@@ -287,9 +311,22 @@ def goals(
     return found
 
 
+def encryption(totals: dict[str, harness.Phase]) -> dict[str, Any]:
+    """What sealing `SECRETS` env values costs a provision: `sealed` against `clear`."""
+    sealed, clear = totals["sealed"].summary(), totals["clear"].summary()
+    return {
+        "secrets": SECRETS,
+        "throughput_ratio": harness.ratio(sealed["throughput"], clear["throughput"]),
+        "p50_ms_added": round(sealed["p50_ms"] - clear["p50_ms"], 2),
+        "app_cpu_ms_added": round(sealed["cpu_ms_app"] - clear["cpu_ms_app"], 2),
+        "client_cpu_ms_added": round(sealed["cpu_ms_client"] - clear["cpu_ms_client"], 2),
+        "restate_cpu_ms_added": round(sealed["cpu_ms_restate"] - clear["cpu_ms_restate"], 2),
+    }
+
+
 def report(measured: Measured, args: argparse.Namespace) -> dict[str, Any]:
     """The results document: every phase, the merged workloads, journals, memory and goals."""
-    totals = {workload: harness.merged(measured.phases, workload) for workload in WORKFLOWS}
+    totals = {workload: harness.merged(measured.phases, workload) for workload in ARMS}
     rss_phases = measured.rss.phases if measured.rss else []
     return {
         "settings": {
@@ -309,6 +346,7 @@ def report(measured: Measured, args: argparse.Namespace) -> dict[str, Any]:
             for n, rss in (measured.rss.checkpoints if measured.rss else [])
         ],
         "ratio": harness.ratio(totals["real"].throughput, totals["bare"].throughput),
+        "encryption": encryption(totals),
         "goals": goals(totals, measured, args),
         "errors": sum(len(phase.errors) for phase in [*measured.phases, *rss_phases]),
     }
@@ -349,6 +387,14 @@ def print_table(results: dict[str, Any], out: TextIO) -> None:
             f"services RSS after {point['provisions']:,} provisions: {point['rss_mib']} MiB",
             file=out,
         )
+    cost = results["encryption"]
+    print(
+        f"encryption per provision ({cost['secrets']} env secrets, sealed vs clear): "
+        f"{cost['throughput_ratio']:.2f}x throughput, p50 {cost['p50_ms_added']:+.2f} ms, "
+        f"CPU {cost['app_cpu_ms_added']:+.2f} ms services, {cost['client_cpu_ms_added']:+.2f} ms "
+        f"client (sealing), {cost['restate_cpu_ms_added']:+.2f} ms restate",
+        file=out,
+    )
     for found in results["goals"]:
         verdict = "met" if found["met"] else "not met"
         print(f"goal {found['goal']} : {verdict} ({found['figure']})", file=out)
@@ -388,6 +434,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Set up the server and both deployments, measure, report, and stop every process."""
     args = parse_args(argv)
+    # Both sides hold this keyring: the services started below inherit it.
+    os.environ.setdefault(KEYRING_ENV, Keyring.new_entry("bench"))
     with harness.workspace("landlord-bench-") as (work, stack):
         try:
             ready = start_stack(work, stack)

@@ -22,6 +22,8 @@ from typing import IO, Self
 
 import httpx
 
+from sealing import KEYRING_ENV, KEYRING_FILE_ENV
+
 from .ports import free_ports, port_is_free
 
 __all__ = ["LocalRestateServer", "RestateServerStartError"]
@@ -35,8 +37,9 @@ _ERROR_LOG_LINES = 20
 _READINESS_QUERY = "SELECT id FROM sys_invocation LIMIT 1"
 
 # Inherited variables that would silently reconfigure the server; pass them via extra_env.
+# The secrets keyring is landlord's alone: Restate only ever holds sealed envelopes.
 _DROPPED_ENV_PREFIXES = ("RESTATE_",)
-_DROPPED_ENV_NAMES = frozenset({"RUST_LOG"})
+_DROPPED_ENV_NAMES = frozenset({"RUST_LOG", KEYRING_ENV, KEYRING_FILE_ENV})
 
 
 class RestateServerStartError(RuntimeError):
@@ -184,7 +187,7 @@ class LocalRestateServer:
     # -- lifecycle -------------------------------------------------------------------------
 
     def _environment(self) -> dict[str, str]:
-        """Process environment: inherited minus RESTATE_*/RUST_LOG, plus our settings."""
+        """Process environment: inherited minus RESTATE_*/RUST_LOG and the keyring, plus ours."""
         env = {
             name: value
             for name, value in os.environ.items()

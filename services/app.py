@@ -6,7 +6,10 @@ from __future__ import annotations
 import restate
 from restate._internal import IdentityKeyException
 
+from sealing import KeyringError
+
 from .logs import configure
+from .secrets import services_keyring
 from .settings import ENV_PREFIX, ServicesConfigError, ServicesSettings, load_services_settings
 from .workflows import execution_deadline, tenant_lock, tenant_provisioning, workflow_definitions
 
@@ -23,9 +26,14 @@ SERVICES: list[restate.Service | restate.VirtualObject | restate.Workflow] = [
 def create_app(settings: ServicesSettings | None = None) -> object:
     """Build the app; request identity verification is on when keys are configured.
 
-    A key the SDK cannot use raises `ServicesConfigError` naming the variable."""
+    A key the SDK cannot use, or a secrets keyring that cannot be read, raises
+    `ServicesConfigError` naming the variable."""
     settings = settings or load_services_settings()
     configure(settings)
+    try:
+        services_keyring()
+    except KeyringError as error:
+        raise ServicesConfigError(str(error)) from None
     try:
         return restate.app(services=SERVICES, identity_keys=settings.identity_keys or None)
     except IdentityKeyException as error:

@@ -17,6 +17,7 @@ from .execution_cmd import execution_app
 from .identity_cmd import identity_key
 from .register_cmd import register
 from .run_cmd import run
+from .secrets_cmd import secrets_app
 from .serve_cmd import serve
 from .state import CliState
 from .tenant_cmd import tenant_app
@@ -44,6 +45,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(workflow_app, name="workflow")
 app.add_typer(execution_app, name="execution")
 app.add_typer(tenant_app, name="tenant")
+app.add_typer(secrets_app, name="secrets")
 app.command()(validate)
 app.command()(run)
 app.command()(serve)
@@ -79,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except WorkflowError as error:
         typer.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None
+    except ConfigError as error:  # e.g. a secrets keyring read when a provider is built
+        typer.echo(f"error: {error}", err=True)
+        raise SystemExit(2) from None
     except Exception as error:  # a defect: one line, the traceback only when asked for
         if os.environ.get(TRACEBACK_ENV):
             raise

@@ -4,7 +4,8 @@ It starts a restate-server (data under `--data-dir`), serves the tenant workflow
 registers them through `RestateProvider`, provisions the demo tenant with the `local`
 backend while showing its progress, prints the tenant's endpoint and the Restate UI, and
 runs until Ctrl-C. Then it deletes the demo tenant through the workflow and stops
-everything. Running it again resumes with the same Restate data.
+everything. Running it again resumes with the same Restate data. Unless the environment names a
+secrets keyring, it makes one under `--data-dir` (once) for the services and itself to share.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from local_stack import (
     RestateServerStartError,
     ensure_restate_server,
 )
+from local_stack.keyring import ensure_local_keyring
+from sealing import KEYRING_FILE_ENV, Keyring, KeyringError
 
 from .._exceptions import WorkflowError
 from ..config import RestateSettings
@@ -81,8 +84,31 @@ async def _run_demo(manager: Manager, operation: str, stamp: str) -> dict[str, A
     return status.output if isinstance(status.output, dict) else None
 
 
+def _secrets_keyring(data_dir: Path) -> Path | None:
+    """The keyring the services and this process's control plane share: the one the
+    environment names, else the local stack's own file (returned), made on first use. A
+    keyring that cannot be made or read stops `run` before anything starts."""
+    try:
+        path = ensure_local_keyring(data_dir, environ=os.environ)
+    except OSError as error:
+        raise fail(
+            f"cannot create the secrets keyring in {data_dir}: {error.strerror or error}", code=1
+        ) from None
+    if path is not None:
+        os.environ[KEYRING_FILE_ENV] = str(path)
+    try:
+        Keyring.from_environment()
+    except KeyringError as error:
+        raise fail(str(error)) from None
+    return path
+
+
 async def _serve_until_stopped(
-    settings: RestateSettings, server: LocalRestateServer, services: HttpProcess
+    settings: RestateSettings,
+    server: LocalRestateServer,
+    services: HttpProcess,
+    *,
+    keyring_file: Path | None,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -107,6 +133,8 @@ async def _serve_until_stopped(
             if endpoint:
                 typer.echo(f"  tenant {DEMO_TENANT!r} is up at {endpoint}")
             typer.echo(f"  logs: {server.log_path}, {services.log_path}")
+            if keyring_file is not None:
+                typer.echo(f"  secrets keyring: {keyring_file}")
             typer.echo("Press Ctrl-C to stop.")
         while not stop.is_set():
             if not server.running or not services.running:
@@ -138,6 +166,7 @@ def run(
     except RestateServerInstallError as error:
         raise fail(str(error), code=1) from None
     data_dir = data_dir.resolve()
+    keyring_file = _secrets_keyring(data_dir)
     server = LocalRestateServer(
         binary=binary,
         data_dir=data_dir,
@@ -155,6 +184,7 @@ def run(
         ],
         url=settings.deployment_uri,
         log_path=data_dir / "services.log",
+        # os.environ names the keyring now: the user's, or the file made above.
         env={**os.environ, "LANDLORD_SERVICES_STATE_DIR": str(data_dir / "tenants")},
     )
     typer.echo(f"starting restate-server (data in {data_dir}) ...", err=True)
@@ -162,7 +192,7 @@ def run(
         server.start()
         data_dir.mkdir(parents=True, exist_ok=True)
         services.start()
-        asyncio.run(_serve_until_stopped(settings, server, services))
+        asyncio.run(_serve_until_stopped(settings, server, services, keyring_file=keyring_file))
     except (RestateServerStartError, HttpProcessError, WorkflowError) as error:
         raise fail(str(error), code=1) from None
     finally:

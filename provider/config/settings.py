@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Literal, Self, get_args
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic import model_validator as _model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -53,6 +62,24 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _read_api_key(path: Path) -> str:
+    """The key a file holds, surrounding whitespace stripped; a `ValueError` names the path and
+    never the content."""
+    where = repr(str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"cannot read {where}: {error.strerror or type(error).__name__}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"cannot read {where}: not UTF-8 text") from None
+    key = text.strip()
+    if not key:
+        raise ValueError(f"{where} is empty (it must hold the Restate Cloud API key)")
+    if any(char.isspace() or not char.isprintable() for char in key):
+        raise ValueError(f"{where} must hold the API key alone, on one line")
+    return key
+
+
 def _rule_errors(model: str, problems: list[tuple[str, str, Any]]) -> ValidationError:
     """A pydantic error whose entries sit on the (dotted) keys the cross-field rules are about."""
     return ValidationError.from_exception_data(
@@ -92,7 +119,10 @@ class RestateSettings(_Section):
     auth_type: AuthType = "none"
     """How we authenticate to Restate: none, api_key (Restate Cloud), iam (lambda/fargate)."""
     api_key: SecretStr = SecretStr("")
-    """Restate Cloud API key (auth_type api_key); never logged or shown."""
+    """Restate Cloud API key (auth_type api_key), or see api_key_file; never logged or shown."""
+    api_key_file: Path | None = None
+    """File whose content, surrounding whitespace stripped, is the Cloud API key (a read-only
+    mounted Secret); read once at load. Use it or api_key: setting both is refused."""
     timeout: PositiveDuration = timedelta(minutes=30)
     """Deadline of one execution unless its workflow spec sets another."""
     deadline_grace: Duration = timedelta(seconds=10)
@@ -112,6 +142,20 @@ class RestateSettings(_Section):
     """false: something else registers the services (the Restate operator, connect mode); only
     the workflow definition is stored, next to the deployment already serving it."""
 
+    _file_key: SecretStr = PrivateAttr(default_factory=lambda: SecretStr(""))
+    """What `api_key_file` held when the settings were validated."""
+
+    @property
+    def effective_api_key(self) -> SecretStr:
+        """The Cloud API key in use: what `api_key_file` holds when it is set, else `api_key`."""
+        return self._file_key if self.api_key_file is not None else self.api_key
+
+    @field_validator("api_key_file", mode="before")
+    @classmethod
+    def _no_file(cls, value: object) -> object:
+        """An empty value (`..._API_KEY_FILE=`) means no file, not the current directory."""
+        return None if value == "" else value
+
     @field_validator("endpoint", "admin_endpoint", "deployment_uri")
     @classmethod
     def _urls(cls, value: str) -> str:
@@ -126,10 +170,27 @@ class RestateSettings(_Section):
 
     @_model_validator(mode="after")
     def _consistent(self) -> Self:
-        """Rules across keys: what each mechanism needs and which auth fits it."""
+        """Rules across keys: what each mechanism needs and which auth fits it. Reads
+        `api_key_file` first, so a key from the file is held to the rules `api_key` is."""
         problems: list[tuple[str, str, Any]] = []
         mechanism, auth = self.execution_mechanism, self.auth_type
-        has_key = bool(self.api_key.get_secret_value())
+        if self.api_key_file is not None:
+            try:
+                self._file_key = SecretStr(_read_api_key(self.api_key_file))
+            except ValueError as error:
+                problems.append(("api_key_file", str(error), str(self.api_key_file)))
+        inline, from_file = bool(self.api_key.get_secret_value()), self.api_key_file is not None
+        if inline and from_file:
+            problems.append(
+                (
+                    "api_key",
+                    "cannot be set together with api_key_file: drop api_key to use the file",
+                    "",
+                )
+            )
+        # A file that cannot be read is reported above, not again as a missing key.
+        has_key = inline or from_file
+        key_name = "api_key_file" if from_file and not inline else "api_key"
         if not self.endpoint:
             problems.append(("endpoint", "is required (the Restate ingress URL)", ""))
         if mechanism == "lambda":
@@ -191,7 +252,7 @@ class RestateSettings(_Section):
                 problems.append(("api_key", "is required when auth_type is api_key", ""))
         elif has_key:
             problems.append(
-                ("api_key", f"is set but auth_type is {auth}: set auth_type api_key or drop it", "")
+                (key_name, f"is set but auth_type is {auth}: set auth_type api_key or drop it", "")
             )
         if problems:
             raise _rule_errors("RestateSettings", problems)

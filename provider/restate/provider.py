@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from typing import Any
 import httpx
 from pydantic import JsonValue
 
+from sealing import Keyring, KeyringError
 from services.contract import (
     DEADLINE_HANDLER,
     DEADLINE_SERVICE,
@@ -45,7 +45,7 @@ from .._exceptions import (
     WorkflowError,
     WorkflowNotFoundError,
 )
-from ..config import RestateSettings
+from ..config import ConfigError, RestateSettings
 from ..models import (
     CreateWorkflowResult,
     ExecutionInput,
@@ -63,7 +63,9 @@ from .deployments import discover, register_deployment
 from .http import RestateHttp
 from .ingress import IngressApi
 from .input_schema import InputSchema
+from .input_secrets import InputSecrets
 from .invocations import Invocations
+from .key_ids import key_ids_in_flight
 from .mapping import parse_time, state_of
 from .memory import Bounded
 from .names import check_invocation_id, is_invocation_id, service_name_for
@@ -83,14 +85,11 @@ def _kebab(service: str) -> str:
     return "".join(f"-{c.lower()}" if c.isupper() else c for c in service).lstrip("-")
 
 
-def _digest(value: JsonValue) -> str:
-    """The digest of an input as the caller gave it (key order does not matter)."""
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 class RestateProvider:
-    """The `restate` provider. Constructing it never touches the network."""
+    """The `restate` provider. Constructing it never touches the network.
+
+    `keyring` seals the secrets of every input; left out, it is read from the environment
+    (`LANDLORD_SECRETS_KEYRING`, else the file `LANDLORD_SECRETS_KEYRING_FILE`)."""
 
     name = "restate"
 
@@ -98,11 +97,16 @@ class RestateProvider:
         self,
         settings: RestateSettings,
         *,
+        keyring: Keyring | None = None,
         ingress_transport: httpx.AsyncBaseTransport | None = None,
         admin_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
-        api_key = settings.api_key if settings.auth_type == "api_key" else None
+        try:
+            self.secrets = InputSecrets(keyring or Keyring.from_environment())
+        except KeyringError as error:
+            raise ConfigError.single("", str(error)) from None
+        api_key = settings.effective_api_key if settings.auth_type == "api_key" else None
 
         def client(url: str, transport: httpx.AsyncBaseTransport | None) -> RestateHttp:
             return RestateHttp(
@@ -304,11 +308,11 @@ class RestateProvider:
         return schema
 
     async def _checked_body(
-        self, definition: RestateDefinition, service: str, input: ExecutionInput
+        self, definition: RestateDefinition, service: str, document: JsonValue
     ) -> bytes:
         """The input as sent, refused (`InvalidSpecError`) before anything is sent when it is
         over the size limit or breaks the handler's published input schema."""
-        body = json.dumps(input.input, sort_keys=True, separators=(",", ":")).encode()
+        body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
         if len(body) > MAX_INPUT_BYTES:
             raise InvalidSpecError.single(
                 "input",
@@ -321,10 +325,11 @@ class RestateProvider:
     async def start_execution(self, workflow_id: str, input: ExecutionInput) -> ExecutionResult:
         """Start the workflow keyed by the execution name; the same name and input give the
         same execution, a different input is a conflict. Input the handler would refuse is
-        refused here, before anything is started."""
+        refused here, before anything is started; its secrets are sealed before it is sent."""
+        sealed = self.secrets.seal(input.input, execution=input.execution_name)
         spec, definition, service = await self._spec_of(workflow_id)
-        body = await self._checked_body(definition, service, input)
-        digest = _digest(input.input)
+        body = await self._checked_body(definition, service, sealed)
+        digest = self.secrets.digest(input.input, sealed)
         try:
             sent = await self.ingress.send(
                 workflow_id,
@@ -341,9 +346,9 @@ class RestateProvider:
             journal = await self.invocations.journal(sent.invocation_id)
             original, headers = journal.payload, journal.headers
             same = (
-                headers[INPUT_DIGEST_HEADER] == digest
+                self.secrets.same(input.input, headers[INPUT_DIGEST_HEADER])
                 if INPUT_DIGEST_HEADER in headers  # else started by hand through the ingress
-                else original is None or original == json.loads(body)
+                else original is None or original == input.input
             )
             if not same:
                 raise ExecutionConflictError(
@@ -450,6 +455,11 @@ class RestateProvider:
         if holder is not None:
             self._log.info("tenant unlocked", tenant_id=tenant_id, execution_id=holder)
         return holder
+
+    async def key_ids_in_flight(self) -> dict[str, set[str]]:
+        """The secrets key ids the executions in flight hold envelopes under, each with those
+        executions' ids (see `key_ids_in_flight`): what a rotation must keep."""
+        return await key_ids_in_flight(self.admin)
 
     # -- lifecycle -----------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ class MockComputeConfig(BaseModel):
     fail_on: Literal["provision", "update", "destroy", "status"] | None = None
     failure: Literal["transient", "permanent"] = "transient"
     healthy_after: int = Field(default=0, ge=0)
+    env: dict[str, str] = Field(default_factory=dict)
     settings: dict[str, JsonValue] = Field(default_factory=dict)
 
 

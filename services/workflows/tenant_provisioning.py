@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from restate.handler import TypeHint
 from restate.serde import BytesSerde
 
+from sealing import SealingError
+
 from ..compute import BACKENDS, ComputeConfigError, backend_for
 from ..contract import (
     INVALID_REQUEST_CODE,
@@ -34,6 +36,7 @@ from ..contract import (
     problems_from,
     refusal,
 )
+from ..secrets import RunSecrets
 from ..settings import services_settings
 from .tenant import STATUS_KEY, TenantOperation
 
@@ -132,8 +135,19 @@ async def run(ctx: restate.WorkflowContext, raw: bytes) -> ProvisionResult:
             status_code=REJECTED_CODE,
         )
     try:
+        secrets = RunSecrets(
+            tenant_id=request.tenant_id, execution=ctx.key(), desired=request.desired_config
+        )
+    except SealingError as error:  # a malformed $secret / $secret_ref / $sealed object
+        raise restate.TerminalError(
+            f"desired_config.{error}", status_code=INVALID_REQUEST_CODE
+        ) from None
+    try:
         backend = backend_for(request.compute_provider)
-        config = backend.validate_config(request.desired_config)
+        # The backend checks the config's shape with each secret a placeholder (a secret is
+        # opened only inside the step that hands it to compute).
+        shape = backend.validate_config(secrets.shape(request.desired_config))
+        config = secrets.restore(shape, request.desired_config)
     except ComputeConfigError as error:
         raise restate.TerminalError(str(error), status_code=REJECTED_CODE) from None
     return await TenantOperation(
@@ -141,6 +155,7 @@ async def run(ctx: restate.WorkflowContext, raw: bytes) -> ProvisionResult:
         request,
         backend=backend,
         config=config,
+        secrets=secrets,
         timeout=timeout,
         retry_policy=retry_policy,
         lock_grace=services_settings().lock_grace,

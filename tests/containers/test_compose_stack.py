@@ -1,6 +1,6 @@
 """docker-compose.yml as a user runs it: `up` gives restate-server, the services and a finished
 registration; a tenant provisions through the stack; the services answer only Restate's
-signed requests."""
+signed requests; the services and the control plane share the keyring the environment gives."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from local_stack.ports import free_ports
+from sealing import KEYRING_ENV, Keyring
 from tests.containers.conftest import Images
 from tests.containers.engine import Engine
 from tests.servers import REPO_ROOT, environment_without_settings
@@ -53,6 +54,7 @@ class Stack:
     ingress_url: str
     admin_url: str
     project: str
+    keyring: str
 
     def compose(
         self, *args: str, timeout: float = COMMAND_TIMEOUT_SECONDS
@@ -70,8 +72,9 @@ class Stack:
         return found[0] if found else None
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """The project's CLI on the host, pointed at the stack's published ports."""
-        env = environment_without_settings()
+        """The project's CLI on the host, pointed at the stack's published ports, with the
+        stack's secrets keyring (the control plane seals with what the services open with)."""
+        env = environment_without_settings() | {KEYRING_ENV: self.keyring}
         flags = [
             f"--workflow.restate.endpoint={self.ingress_url}",
             f"--workflow.restate.admin_endpoint={self.admin_url}",
@@ -106,8 +109,11 @@ def stack(engine: Engine, images: Images, request: pytest.FixtureRequest) -> Ite
     """`docker compose up` of the repository's file on free host ports, torn down with `down -v`."""
     ingress_port, admin_port = free_ports(2)
     project = f"landlord-test-{uuid.uuid4().hex[:8]}"
+    # The compose file requires one; a fresh one per run, as a user makes theirs.
+    keyring = Keyring.new_entry("compose-1")
     env = {
         **os.environ,
+        KEYRING_ENV: keyring,
         "DOCKER_HOST": os.environ.get("DOCKER_HOST", ""),
         "RESTATE_INGRESS_PORT": str(ingress_port),
         "RESTATE_ADMIN_PORT": str(admin_port),
@@ -127,6 +133,7 @@ def stack(engine: Engine, images: Images, request: pytest.FixtureRequest) -> Ite
         ingress_url=f"http://127.0.0.1:{ingress_port}",
         admin_url=f"http://127.0.0.1:{admin_port}",
         project=project,
+        keyring=keyring,
     )
     try:
         up = stack.compose("up", "--detach", "--no-build", timeout=UP_TIMEOUT_SECONDS)
@@ -202,3 +209,33 @@ def test_one_shot_steps_use_the_control_image(stack: Stack, engine: Engine, imag
     assert used["register"]["Image"] == images.control
     assert used["services"]["Image"] == images.services
     assert used["services"]["Entrypoint"] == ["python", "-m", "services"]
+
+
+def test_the_keyring_reaches_the_services_and_registration_only(
+    stack: Stack, engine: Engine
+) -> None:
+    """The services and the control-plane step get the keyring from the environment the
+    stack was started with; restate-server, which only journals sealed envelopes, does not."""
+    environments = {
+        service: stack.service_container(engine, service).attrs["Config"]["Env"]
+        for service in ("services", "register", "restate", "identity")
+    }
+    given = f"{KEYRING_ENV}={stack.keyring}"
+    assert given in environments["services"]
+    assert given in environments["register"]
+    for service in ("restate", "identity"):
+        assert not [e for e in environments[service] if e.startswith(f"{KEYRING_ENV}=")]
+
+
+def test_the_compose_file_requires_a_keyring(stack: Stack) -> None:
+    """Without LANDLORD_SECRETS_KEYRING, compose refuses the file and says what to set."""
+    env = {k: v for k, v in stack.env.items() if k != KEYRING_ENV}
+    refused = subprocess.run(
+        [*stack.command, "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+    )
+    assert refused.returncode != 0
+    assert f"set {KEYRING_ENV}" in refused.stderr

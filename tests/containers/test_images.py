@@ -29,10 +29,12 @@ console script is on PATH."""
 
 NOT_SERVING = (
     "provider", "local_stack",
-    "boto3", "botocore", "docker", "typer", "rich", "click", "cryptography",
+    "boto3", "botocore", "docker", "typer", "rich", "click",
     "stamina", "jsonschema", "opentelemetry", "yaml", "pip",
 )  # fmt: skip
 """What the services image must not hold: the control plane, every extra's library, pip."""
+SERVING = ("services", "telemetry", "sealing", "restate", "cryptography")
+"""What it must hold: the packages serving imports, the SDK, and `sealing`'s AES-GCM library."""
 EXTRAS_IMAGE = "landlord-restate-services:test-extras"
 
 
@@ -53,14 +55,15 @@ def test_the_services_image_serves_without_the_control_plane(
     engine: Engine, images: Images
 ) -> None:
     """Its entry point is `python -m services` (not the CLI), as uid 10001 with a health check,
-    and neither the CLI nor boto3, docker, typer, rich or cryptography is installed."""
+    it holds `sealing` and cryptography (it opens sealed secrets), and neither the CLI nor
+    boto3, docker, typer or rich is installed."""
     config = _config(engine, images.services)
     assert config["Entrypoint"] == ["python", "-m", "services"]
     assert config["Cmd"] == ["--bind", "0.0.0.0:9080"]
     assert config["User"] == "10001:10001"
     assert config["Healthcheck"]
-    probed = _probe(engine, images.services, (*NOT_SERVING, "services", "telemetry", "restate"))
-    assert probed == {"found": ["services", "telemetry", "restate"], "cli": None}
+    probed = _probe(engine, images.services, (*NOT_SERVING, *SERVING))
+    assert probed == {"found": list(SERVING), "cli": None}
     usage = engine.client.containers.run(images.services, command=["--help"], remove=True)
     assert b"usage: python -m services" in usage
 
@@ -72,7 +75,9 @@ def test_the_control_image_runs_the_cli(engine: Engine, images: Images) -> None:
     assert config["Entrypoint"] == ["landlord-restate"]
     assert config["User"] == "10001:10001"
     assert not config.get("Healthcheck")
-    wanted = ("provider", "services", "telemetry", "typer", "rich", "cryptography", "boto3")
+    wanted = (
+        "provider", "services", "telemetry", "sealing", "typer", "rich", "cryptography", "boto3",
+    )  # fmt: skip
     probed = _probe(engine, images.control, wanted)
     assert probed["found"] == list(wanted)
     assert probed["cli"] == "/opt/landlord/bin/landlord-restate"

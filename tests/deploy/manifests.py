@@ -444,6 +444,8 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     "age secret key": re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]{20,}"),
     "AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     "bearer token": re.compile(r"Bearer\s+(?!\$|REPLACE_ME)[A-Za-z0-9._~+/-]{20,}"),
+    # An entry of a secrets keyring: kid=<base64url of 32 bytes, 43 characters unpadded>.
+    "secrets keyring key": re.compile(r"[A-Za-z0-9_.-]=[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"),
 }
 
 

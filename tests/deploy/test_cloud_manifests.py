@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -36,6 +36,7 @@ from tests.deploy.manifests import (
     load_yaml_documents,
     looks_like_base64_blob,
     pod_endpoint,
+    pod_template,
     reference_problems,
     resolve_env,
     secret_findings,
@@ -91,6 +92,19 @@ def job_container(resources: Resources) -> Manifest:
     return containers(find(resources, "Job", "landlord-register"))[0]
 
 
+def job_pod_spec(resources: Resources) -> Manifest:
+    spec: Manifest = pod_template(find(resources, "Job", "landlord-register"))["spec"]
+    return spec
+
+
+def job_volume(resources: Resources, name: str) -> Manifest:
+    return next(v for v in job_pod_spec(resources)["volumes"] if v["name"] == name)
+
+
+def job_mount(resources: Resources, name: str) -> Manifest:
+    return next(m for m in job_container(resources)["volumeMounts"] if m["name"] == name)
+
+
 def sample(value: str, *, region: bool = False) -> str:
     """A placeholder replaced by a plausible value (to resolve URLs)."""
     return value.replace(PLACEHOLDER, SAMPLE_REGION if region else SAMPLE_ENV_ID)
@@ -134,10 +148,39 @@ def tunnel_problems(resources: Resources) -> list[str]:
     return problems
 
 
+def api_key_file_problems(resources: Resources) -> list[str]:
+    """The Job reads the API key from a file (`..._API_KEY_FILE`), never from an environment
+    value: the file is key `api-key` of the `restate-identity` Secret, mounted read-only, and
+    readable by the pod's non-root user."""
+    container, spec = job_container(resources), job_pod_spec(resources)
+    env = env_map(container)
+    problems = []
+    if "LANDLORD_WORKFLOW_RESTATE_API_KEY" in env:
+        problems.append("the API key passes through an environment variable")
+    path = PurePosixPath(str(env.get("LANDLORD_WORKFLOW_RESTATE_API_KEY_FILE", {}).get("value")))
+    mounts = [m for m in container.get("volumeMounts", []) if path.is_relative_to(m["mountPath"])]
+    if not mounts:
+        return [*problems, f"the API key file {path} is on no volume mount"]
+    mount = mounts[0]
+    if mount.get("readOnly") is not True:
+        problems.append(f"{mount['mountPath']} is not mounted read-only")
+    volume: Manifest = next((v for v in spec.get("volumes", []) if v["name"] == mount["name"]), {})
+    secret = volume.get("secret", {})
+    if secret.get("secretName") != "restate-identity":
+        problems.append(f"volume {mount['name']} is not the restate-identity Secret")
+    inside = str(path.relative_to(mount["mountPath"]))
+    if {"key": "api-key", "path": inside} not in secret.get("items", []):
+        problems.append(f"the Secret's key api-key is not mounted as {inside}")
+    mode, pod = secret.get("defaultMode", 0o644), spec.get("securityContext", {})
+    if pod.get("runAsUser", 0) != 0 and not mode & 0o004 and "fsGroup" not in pod:
+        problems.append(f"mode {mode:o} without fsGroup: the non-root user cannot read the key")
+    return problems
+
+
 def registration_problems(resources: Resources) -> list[str]:
     """Registration goes through the tunnel to the services Service, as a Cloud registration
-    (mechanism cloud, API key from a Secret), with every $(VAR) defined before use, from the
-    control image (the services run the services image)."""
+    (mechanism cloud, API key from a read-only mounted Secret file), with every $(VAR) defined
+    before use, from the control image (the services run the services image)."""
     env, problems = registration_env(resources)
     services = containers(find(resources, "Deployment", "landlord-services"))[0]
     problems += image_roles_problems(services, job_container(resources))
@@ -145,9 +188,7 @@ def registration_problems(resources: Resources) -> list[str]:
         problems.append("execution mechanism is not cloud")
     if env.get("LANDLORD_WORKFLOW_RESTATE_AUTH_TYPE") != "api_key":
         problems.append("auth type is not api_key")
-    key = env_map(job_container(resources)).get("LANDLORD_WORKFLOW_RESTATE_API_KEY", {})
-    if "secretKeyRef" not in key.get("valueFrom", {}):
-        problems.append("the API key is not read from a Secret")
+    problems += api_key_file_problems(resources)
     uri = env.get("LANDLORD_WORKFLOW_RESTATE_DEPLOYMENT_URI", "")
     match = TUNNEL_URL.match(uri)
     if match is None:
@@ -234,12 +275,17 @@ def test_services_are_reused_from_the_plain_recipe() -> None:
     assert copies == []
 
 
-def test_registration_environment_is_accepted_by_landlord_settings() -> None:
-    """With the placeholders filled, the Job's environment passes landlord's own settings rules
-    (https URLs, cloud needs api_key, the key is set)."""
+def test_registration_environment_is_accepted_by_landlord_settings(tmp_path: Path) -> None:
+    """With the placeholders filled and the key file standing in for the mounted Secret, the
+    Job's environment passes landlord's own settings rules (https URLs, cloud needs api_key,
+    the key is read from the file)."""
     env, _ = registration_env(CLOUD)
-    env["LANDLORD_WORKFLOW_RESTATE_API_KEY"] = "sample-api-key"
+    assert "LANDLORD_WORKFLOW_RESTATE_API_KEY_FILE" in env
+    key_file = tmp_path / "api-key"
+    key_file.write_text("sample-api-key\n")
+    env["LANDLORD_WORKFLOW_RESTATE_API_KEY_FILE"] = str(key_file)
     restate = load_settings(environ=env).settings.workflow.restate
+    assert restate.effective_api_key.get_secret_value() == "sample-api-key"
     assert restate.execution_mechanism == "cloud"
     assert restate.endpoint == "https://201abc.env.eu.restate.cloud:8080"
     assert restate.admin_endpoint == "https://201abc.env.eu.restate.cloud:9070"
@@ -255,6 +301,16 @@ def _set_job_env(resources: Resources, name: str, value: str) -> None:
 
 def _tunnel_uri(resources: Resources, uri: str) -> None:
     _set_job_env(resources, "LANDLORD_WORKFLOW_RESTATE_DEPLOYMENT_URI", uri)
+
+
+def _key_in_env(resources: Resources) -> None:
+    """The old way: the key as an environment variable from a secretKeyRef."""
+    entry = env_map(job_container(resources))["LANDLORD_WORKFLOW_RESTATE_API_KEY_FILE"]
+    entry.clear()
+    entry.update(
+        name="LANDLORD_WORKFLOW_RESTATE_API_KEY",
+        valueFrom={"secretKeyRef": {"name": "restate-identity", "key": "api-key"}},
+    )
 
 
 BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
@@ -323,6 +379,29 @@ BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
     "registered as self-hosted": (
         "registration",
         lambda rs: _set_job_env(rs, "LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM", "kubernetes"),
+    ),
+    "API key through the environment": ("registration", _key_in_env),
+    "API key file outside the mount": (
+        "registration",
+        lambda rs: _set_job_env(rs, "LANDLORD_WORKFLOW_RESTATE_API_KEY_FILE", "/etc/api-key"),
+    ),
+    "API key file not the mounted key": (
+        "registration",
+        lambda rs: _set_job_env(
+            rs, "LANDLORD_WORKFLOW_RESTATE_API_KEY_FILE", "/etc/landlord/restate-identity/key"
+        ),
+    ),
+    "API key mount writable": (
+        "registration",
+        lambda rs: job_mount(rs, "restate-identity").update(readOnly=False),
+    ),
+    "API key volume not the Secret": (
+        "registration",
+        lambda rs: job_volume(rs, "restate-identity").update(secret={"secretName": "other"}),
+    ),
+    "API key unreadable by the user": (
+        "registration",
+        lambda rs: job_pod_spec(rs)["securityContext"].pop("fsGroup"),
     ),
     "no default deny": ("network", lambda rs: rs.remove(find(rs, "NetworkPolicy", "default-deny"))),
     "tunnel egress to any port": (

@@ -4,12 +4,16 @@ given to register and who may invoke."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
+
+from sealing import KEYRING_ENV, Keyring
+from tests.deploy.manifests import secret_findings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_TEMPLATE = REPO_ROOT / "deploy" / "lambda" / "template.yaml"
@@ -109,6 +113,50 @@ def test_lambda_template_publishes_a_version_and_outputs_what_restate_registers(
         }
 
 
+KEYRING_LITERAL = "secrets keyring key"
+"""The name of the scan (tests/deploy/manifests.py) for a `kid=<43 base64url characters>`."""
+
+
+def test_lambda_function_gets_the_keyring_from_a_no_echo_parameter() -> None:
+    """LANDLORD_SECRETS_KEYRING is the `SecretsKeyring` parameter: NoEcho, no default, a
+    pattern that takes a real keyring and refuses a broken one; no keyring in the text."""
+    template = load(LAMBDA_TEMPLATE)
+    parameter = template["Parameters"]["SecretsKeyring"]
+    assert parameter["NoEcho"] is True
+    assert "Default" not in parameter
+    keyring = f"{Keyring.new_entry('k2')},{Keyring.new_entry('k1')}="
+    assert re.fullmatch(parameter["AllowedPattern"], keyring)
+    assert Keyring.parse(keyring).current == "k2"
+    for broken in ("", "k1", "k1=short", f"{Keyring.new_entry('k1')}, {Keyring.new_entry('k0')}"):
+        assert not re.fullmatch(parameter["AllowedPattern"], broken), broken
+    function = template["Resources"]["ServicesFunction"]["Properties"]
+    assert function["Environment"]["Variables"][KEYRING_ENV] == {"Ref": "SecretsKeyring"}
+    assert KEYRING_LITERAL not in secret_findings(LAMBDA_TEMPLATE.read_text())
+    assert KEYRING_LITERAL in secret_findings(f"{KEYRING_ENV}: {Keyring.new_entry('k1')}")
+
+
+def test_fargate_services_get_the_keyring_from_secrets_manager() -> None:
+    """The services container's LANDLORD_SECRETS_KEYRING is a task-definition secret from the
+    `SecretsKeyringSecretArn` parameter, which the execution role may read; it is never a
+    plain environment value, and no keyring is in the text."""
+    path = REPO_ROOT / "deploy" / "fargate" / "services.yaml"
+    template = load(path)
+    resources = template["Resources"]
+    (services,) = resources["ServicesTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    secrets = {secret["Name"]: secret["ValueFrom"] for secret in services["Secrets"]}
+    assert secrets[KEYRING_ENV] == {"Ref": "SecretsKeyringSecretArn"}
+    assert KEYRING_ENV not in {item["Name"] for item in services["Environment"]}
+    assert "Default" not in template["Parameters"]["SecretsKeyringSecretArn"]
+    statements = [
+        statement
+        for policy in resources["ExecutionRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Resource"] == {"Ref": "SecretsKeyringSecretArn"}
+    ]
+    assert [statement["Action"] for statement in statements] == ["secretsmanager:GetSecretValue"]
+    assert KEYRING_LITERAL not in secret_findings(path.read_text())
+
+
 def test_fargate_services_reach_restate_only_through_port_9080_from_restate() -> None:
     """Non-root, read-only root fs, private subnets, Cloud Map; 9080 only from Restate's group;
     the services image serves with `python -m services`; the registration task runs the control
@@ -130,7 +178,10 @@ def test_fargate_services_reach_restate_only_through_port_9080_from_restate() ->
     assert services["ReadonlyRootFilesystem"] is True
     assert services["PortMappings"] == [{"ContainerPort": 9080, "Protocol": "tcp"}]
     assert "127.0.0.1:9080/health" in " ".join(services["HealthCheck"]["Command"])
-    assert [secret["Name"] for secret in services["Secrets"]] == ["LANDLORD_SERVICES_IDENTITY_KEYS"]
+    assert [secret["Name"] for secret in services["Secrets"]] == [
+        "LANDLORD_SERVICES_IDENTITY_KEYS",
+        KEYRING_ENV,
+    ]
     network = resources["Service"]["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network["AssignPublicIp"] == "DISABLED"
     assert resources["Service"]["Properties"]["ServiceRegistries"]

@@ -607,12 +607,16 @@ def test_services_pod_template_is_the_plain_one() -> None:
 
 def test_register_job_is_a_resource_with_nothing_to_fill_in() -> None:
     """The definition-storing Job is applied with the rest (`apply -k`), has no placeholder left,
-    and the only hand-made object is the signing-key Secret template (no key in git)."""
+    and the only hand-made objects are the signing-key and secrets-keyring Secret templates (no
+    key in git)."""
     job = find(OPERATOR, "Job", "landlord-register")
     assert job.source.name == "register-job.yaml"
     assert PLACEHOLDER not in str(job.body)
-    assert [(r.kind, r.name) for r in HAND_MADE] == [("Secret", "restate-signing-key")]
-    assert secret_manifest_problems(HAND_MADE[0].body) == []
+    assert sorted((r.kind, r.name) for r in HAND_MADE) == [
+        ("Secret", "landlord-secrets-keyring"),
+        ("Secret", "restate-signing-key"),
+    ]
+    assert [secret_manifest_problems(r.body) for r in HAND_MADE] == [[], []]
 
 
 def test_registration_environment_is_accepted_by_landlord_settings() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from sealing import KEYRING_ENV, Keyring
 from tests.deploy.manifests import LAMBDA_PACKAGE as PACKAGE_SCRIPT
 from tests.deploy.manifests import lambda_package
 from tests.lambda_events import decoded_body, discovery_event
@@ -48,6 +49,21 @@ with open(result_path, "w") as out:
         "sys_path": sys.path,
         "files": [module.__file__, restate._internal.__file__],
     }, out)
+"""
+
+# Seals and opens one value with the keyring of the environment, as the services' step does.
+_SEAL_AND_OPEN = """
+import json
+import cryptography
+from sealing import Binding, Envelope, Keyring, open_envelope, seal
+keyring = Keyring.from_environment()
+binding = Binding(tenant_id="acme", execution="run-1", field="desired_config.env.A")
+envelope = Envelope.of(seal("opened", keyring=keyring, binding=binding))
+print(json.dumps({
+    "opened": open_envelope(envelope, keyring=keyring, binding=binding),
+    "current": keyring.current,
+    "cryptography": cryptography.__file__,
+}))
 """
 
 pytestmark = [
@@ -148,16 +164,25 @@ def template_handler() -> str:
     return handler
 
 
-def invoke_in_isolation(unpacked: Path, event: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    """Invoke the zip's handler in a fresh interpreter: no site-packages (-S), no cwd on sys.path
-    (-P), no bytecode written (-B: /var/task is read-only), only PYTHONPATH=<unpacked zip>."""
-    result_file = tmp_path / "result.json"
-    env = {
+def isolated_env(unpacked: Path, **extra: str) -> dict[str, str]:
+    """Lambda's view: only the unpacked zip on the path, the function name set, and `extra`
+    (the template's function environment)."""
+    return {
         "PYTHONPATH": str(unpacked),
         "AWS_LAMBDA_FUNCTION_NAME": "landlord-services",
         "PATH": os.environ.get("PATH", ""),
         "LANG": "C.UTF-8",
+        **extra,
     }
+
+
+def invoke_in_isolation(
+    unpacked: Path, event: dict[str, Any], tmp_path: Path, **extra_env: str
+) -> dict[str, Any]:
+    """Invoke the zip's handler in a fresh interpreter: no site-packages (-S), no cwd on sys.path
+    (-P), no bytecode written (-B: /var/task is read-only), only PYTHONPATH=<unpacked zip>."""
+    result_file = tmp_path / "result.json"
+    env = isolated_env(unpacked, **extra_env)
     completed = subprocess.run(
         [sys.executable, "-S", "-P", "-B", "-c", _INVOKE, str(result_file), template_handler()],
         input=json.dumps(event),
@@ -192,26 +217,58 @@ def test_zip_answers_discovery_with_only_itself_on_the_path(built: Built, tmp_pa
     assert "run" in {handler["name"] for handler in workflow["handlers"]}
 
 
+def test_zip_opens_sealed_secrets_with_the_keyring_from_the_environment(
+    built: Built, tmp_path: Path
+) -> None:
+    """With LANDLORD_SECRETS_KEYRING set, as the template sets it, the handler still answers
+    discovery, and the zip's own sealing and cryptography open what they sealed."""
+    keyring = f"{Keyring.new_entry('k2')},{Keyring.new_entry('k1')}"
+    result = invoke_in_isolation(
+        built.unpacked, discovery_event(), tmp_path, **{KEYRING_ENV: keyring}
+    )
+    assert result["response"]["statusCode"] == 200, decoded_body(result["response"])
+    completed = subprocess.run(
+        [sys.executable, "-S", "-P", "-B", "-c", _SEAL_AND_OPEN],
+        capture_output=True,
+        text=True,
+        env=isolated_env(built.unpacked, **{KEYRING_ENV: keyring}),
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    opened = json.loads(completed.stdout)
+    assert opened["opened"] == "opened"
+    assert opened["current"] == "k2"
+    assert Path(opened["cryptography"]).is_relative_to(built.unpacked)
+
+
 SERVING_ONLY_ABSENT = {
     # the control plane and the local-stack tooling
     "provider", "local_stack",
-    # the extras: ecs / step-functions, docker, the CLI (cli, identity keys)
-    "boto3", "botocore", "docker", "typer", "rich", "click", "cryptography",
+    # the extras: ecs / step-functions, docker, the CLI
+    "boto3", "botocore", "docker", "typer", "rich", "click",
     "stamina", "jsonschema", "opentelemetry", "yaml",
     # the dev extra
     "pytest", "_pytest", "mypy", "ruff", "moto", "hypothesis", "cfnlint",
 }  # fmt: skip
 """What the zip must not hold: it is the distribution without extras, serving's packages only."""
+SERVING_PRESENT = {
+    "services", "telemetry", "sealing", "restate", "pydantic_core", "hypercorn", "structlog",
+    # sealing's AES-256-GCM (the services open sealed secrets), a core dependency
+    "cryptography",
+}  # fmt: skip
+"""What the zip must hold: serving's packages and the dependencies they import."""
 
 
 def test_zip_holds_runtime_dependencies_for_this_platform_and_no_bloat(built: Built) -> None:
-    """Serving's packages and dependencies with their compiled modules for this Python; no
-    control plane, no extra's library, no dev deps, bytecode, console scripts, install records
-    or paths of this machine."""
+    """Serving's packages (sealing included) and dependencies (cryptography included) with their
+    compiled modules for this Python; no control plane, no extra's library, no dev deps,
+    bytecode, console scripts, install records or paths of this machine."""
     with zipfile.ZipFile(built.zip_path) as archive:
         names = archive.namelist()
     top = {name.split("/", 1)[0] for name in names}
-    assert {"services", "telemetry", "restate", "pydantic_core", "hypercorn", "structlog"} <= top
+    assert not SERVING_PRESENT - top, sorted(SERVING_PRESENT - top)
     assert not top & SERVING_ONLY_ABSENT, sorted(top & SERVING_ONLY_ABSENT)
     tag = f"cpython-{THIS_PYTHON.replace('.', '')}-{platform.machine()}-linux-gnu"
     assert any(name.startswith("restate/_internal.") and tag in name for name in names), tag

@@ -27,6 +27,7 @@ from local_stack.processes import HttpProcess, HttpProcessError
 from provider import ExecutionInput, ExecutionState, ExecutionStatus, ProviderUnavailableError
 from provider.config import RestateSettings, load_settings
 from provider.restate import RestateProvider
+from sealing import KEYRING_FILE_ENV, Keyring
 from tests.servers import environment_without_settings
 
 from .self_hosted import (
@@ -137,12 +138,13 @@ def _node_environment(
 
 
 def _landlord_environment(
-    *, key_id: str, ingress: str, admin: str, services: str, state_dir: Path
+    *, key_id: str, ingress: str, admin: str, services: str, state_dir: Path, keyring: Path
 ) -> dict[str, str]:
-    """landlord.env with its URLs, key and state directory re-pointed; no other LANDLORD_*."""
+    """landlord.env with its URLs, keys and state directory re-pointed; no other LANDLORD_*."""
     recipe = read_env_file(LANDLORD_ENV)
     overrides = {
         "LANDLORD_SERVICES_IDENTITY_KEYS": key_id,
+        KEYRING_FILE_ENV: str(keyring),
         "LANDLORD_SERVICES_STATE_DIR": str(state_dir),
         "LANDLORD_WORKFLOW_RESTATE_ENDPOINT": ingress,
         "LANDLORD_WORKFLOW_RESTATE_ADMIN_ENDPOINT": admin,
@@ -215,12 +217,16 @@ def cluster(restate_binary: Path, tmp_path: Path) -> Iterator[SelfHostedCluster]
     ]
     services_port = free_port()
     services_url = f"http://127.0.0.1:{services_port}"
+    keyring = tmp_path / "secrets.keyring"
+    keyring.write_text(Keyring.new_entry("k1") + "\n")
+    keyring.chmod(0o600)
     landlord_env = _landlord_environment(
         key_id=key_id,
         ingress=nodes[0].ingress_url,
         admin=nodes[0].admin_url,
         services=services_url,
         state_dir=tmp_path / "tenants",
+        keyring=keyring,
     )
     serve = installed(exec_start("landlord-services.service"), restate_binary=restate_binary)
     assert serve[1:4] == ["-m", "services", "--bind"], serve
@@ -402,7 +408,8 @@ async def test_tenants_provision_once_through_a_node_crash(cluster: SelfHostedCl
         cluster.client_node.ingress_url,
         cluster.client_node.admin_url,
     )
-    provider = RestateProvider(settings)
+    # the control plane seals with the recipe's keyring, the one the services open with
+    provider = RestateProvider(settings, keyring=Keyring.from_environment(cluster.landlord_env))
     tenants = [f"sh-{uuid.uuid4().hex[:6]}-{i}" for i in range(sum(WAVES))]
     before, during, after = (
         tenants[: WAVES[0]],

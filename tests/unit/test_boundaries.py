@@ -27,7 +27,7 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 OPTIONAL = {"boto3", "botocore", "docker", "typer", "rich", "click", "cryptography"}
-"""Libraries that only a backend, the CLI or the identity-key command needs."""
+"""Libraries that only a backend or the CLI needs, or (cryptography) the first secret opened."""
 
 
 def _loaded(target: str, *, blocked: set[str], tmp_path: Path) -> set[str]:

@@ -107,6 +107,57 @@ def test_config_show_never_prints_the_secret(
     assert "workflow.restate.api_key" in out
 
 
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_config_show_prints_the_key_file_path_never_its_content(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    output: str,
+) -> None:
+    marker = "key_0nlyInTh3F1leM4rker"
+    path = tmp_path / "api-key"
+    path.write_text(marker + "\n")
+    monkeypatch.setenv("LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM", "cloud")
+    monkeypatch.setenv("LANDLORD_WORKFLOW_RESTATE_AUTH_TYPE", "api_key")
+    monkeypatch.setenv("LANDLORD_WORKFLOW_RESTATE_API_KEY_FILE", str(path))
+    monkeypatch.setenv("COLUMNS", "400")  # the table, unwrapped, whatever the path's length
+    code, out, err = cli(capsys, "config", "show", "-o", output)
+    assert code == 0
+    assert marker not in out + err
+    if output == "json":
+        assert json.loads(out)["workflow.restate.api_key_file"] == {
+            "value": str(path),
+            "source": "env",
+            "from": "LANDLORD_WORKFLOW_RESTATE_API_KEY_FILE",
+        }
+    else:
+        line = next(line for line in out.splitlines() if "workflow.restate.api_key_file" in line)
+        assert line.split() == [
+            "workflow.restate.api_key_file",
+            str(path),
+            "env",
+            "LANDLORD_WORKFLOW_RESTATE_API_KEY_FILE",
+        ]
+
+
+def test_config_show_refuses_api_key_with_key_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    marker = "key_0nlyInTh3F1leM4rker"
+    path = tmp_path / "api-key"
+    path.write_text(marker)
+    monkeypatch.setenv("LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM", "cloud")
+    monkeypatch.setenv("LANDLORD_WORKFLOW_RESTATE_AUTH_TYPE", "api_key")
+    monkeypatch.setenv("LANDLORD_WORKFLOW_RESTATE_API_KEY", SECRET)
+    code, out, err = cli(capsys, "config", "show", f"--workflow.restate.api-key-file={path}")
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "workflow.restate.api_key: cannot be set together with api_key_file" in err
+    assert SECRET not in err
+    assert marker not in err
+
+
 def test_config_show_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "config", "show")
     assert code == 0

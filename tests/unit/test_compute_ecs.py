@@ -15,7 +15,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from services.compute.ecs import EcsBackend
 from services.compute.protocol import (
@@ -24,6 +23,7 @@ from services.compute.protocol import (
     ComputeRejectedError,
     TenantRef,
 )
+from tests.aws import fake_aws
 
 REGION = "us-east-1"
 CLUSTER = "tenants"
@@ -35,15 +35,9 @@ SERVICE = "landlord-tenant-acme"
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fake credentials and region, nothing from the real environment, moto intercepting."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECS", "AWS_CONFIG_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("MOTO_ECS_SERVICE_RUNNING", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    with mock_aws():
+    with fake_aws(
+        monkeypatch, region=REGION, unset=("AWS_ENDPOINT_URL_ECS", "MOTO_ECS_SERVICE_RUNNING")
+    ):
         yield
 
 

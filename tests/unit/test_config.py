@@ -313,6 +313,201 @@ def test_secret_is_masked_in_every_view() -> None:
     assert dict((k, v) for k, v, _ in loaded.rows())["workflow.restate.api_key"] == "**********"
 
 
+# -- the API key from a file (api_key_file) ---------------------------------------------------
+
+FILE_KEY = "key_fr0mth3m0unt3df1l3QZ"
+"""A marker only the key file holds: it must never show up in a message or a view."""
+CLOUD = {
+    "LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM": "cloud",
+    "LANDLORD_WORKFLOW_RESTATE_AUTH_TYPE": "api_key",
+    "LANDLORD_WORKFLOW_RESTATE_ENDPOINT": "https://abc.env.us.restate.cloud:8080",
+}
+FILE_ENV = "LANDLORD_WORKFLOW_RESTATE_API_KEY_FILE"
+
+
+def key_file(tmp_path: Path, text: str = f"\n  {FILE_KEY} \n", name: str = "api-key") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+async def test_key_file_is_read_stripped_and_sent(tmp_path: Path) -> None:
+    """The file's content, surrounding whitespace stripped, is the key the provider sends."""
+    import httpx
+
+    from provider.restate.provider import RestateProvider
+
+    path = key_file(tmp_path)
+    config = write(tmp_path, f"workflow:\n  restate:\n    api_key_file: {path}\n")
+    loaded = load_settings(config_file=config, environ=CLOUD)
+    restate = loaded.settings.workflow.restate
+    assert restate.api_key_file == path
+    assert restate.api_key.get_secret_value() == ""
+    assert restate.effective_api_key.get_secret_value() == FILE_KEY
+    assert loaded.origin("workflow.restate.api_key_file") == Origin("file", str(config))
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("authorization"))
+        return httpx.Response(200)
+
+    provider = RestateProvider(restate, admin_transport=httpx.MockTransport(answer))
+    await provider.admin.health()
+    await provider.aclose()
+    assert sent == [f"Bearer {FILE_KEY}"]
+
+
+@pytest.mark.parametrize("source", ["env", "flag"])
+def test_env_and_flag_each_set_the_key_file(tmp_path: Path, source: str) -> None:
+    path = key_file(tmp_path)
+    if source == "env":
+        loaded = load_settings(environ={**CLOUD, FILE_ENV: str(path)})
+        expected = Origin("env", FILE_ENV)
+    else:
+        loaded = load_settings(environ=CLOUD, flags={"workflow.restate.api_key_file": str(path)})
+        expected = Origin("flag", "--workflow.restate.api_key_file")
+    assert loaded.settings.workflow.restate.effective_api_key.get_secret_value() == FILE_KEY
+    assert loaded.origin("workflow.restate.api_key_file") == expected
+
+
+def test_key_file_follows_the_usual_precedence(tmp_path: Path) -> None:
+    """Each source may name the file; the highest wins, and an empty value means no file."""
+    in_yaml = key_file(tmp_path, "key_fromyaml\n", "yaml-key")
+    in_env = key_file(tmp_path, "key_fromenv\n", "env-key")
+    config = write(tmp_path, f"workflow:\n  restate:\n    api_key_file: {in_yaml}\n")
+    restate = load_settings(
+        config_file=config, environ={**CLOUD, FILE_ENV: str(in_env)}
+    ).settings.workflow.restate
+    assert restate.effective_api_key.get_secret_value() == "key_fromenv"
+    cleared = load_settings(
+        config_file=config,
+        environ={**CLOUD, FILE_ENV: "", "LANDLORD_WORKFLOW_RESTATE_API_KEY": SECRET},
+    ).settings.workflow.restate
+    assert cleared.api_key_file is None
+    assert cleared.effective_api_key.get_secret_value() == SECRET
+
+
+@pytest.mark.parametrize(
+    ("yaml_key", "environ", "flags", "origin"),
+    [
+        ("api_key", {}, {"api_key_file": "<file>"}, "(from file "),
+        ("api_key_file", {"LANDLORD_WORKFLOW_RESTATE_API_KEY": SECRET}, {}, "(from env "),
+        (None, {"LANDLORD_WORKFLOW_RESTATE_API_KEY": SECRET, FILE_ENV: "<file>"}, {}, "(from env"),
+    ],
+)
+def test_api_key_and_key_file_together_are_refused(
+    tmp_path: Path,
+    yaml_key: str | None,
+    environ: dict[str, str],
+    flags: dict[str, str],
+    origin: str,
+) -> None:
+    """Whichever sources set them, both keys at once is one error naming both, and neither
+    key's value."""
+    path = str(key_file(tmp_path))
+    value = {"api_key": SECRET, "api_key_file": path}
+    restate = f"    {yaml_key}: {value[yaml_key]}\n" if yaml_key else "    retry_attempts: 3\n"
+    config = write(tmp_path, f"workflow:\n  restate:\n{restate}")
+    message = error_of(
+        config_file=config,
+        environ={**CLOUD, **{k: v.replace("<file>", path) for k, v in environ.items()}},
+        flags={f"workflow.restate.{k}": v.replace("<file>", path) for k, v in flags.items()},
+    )
+    assert (
+        "workflow.restate.api_key: cannot be set together with api_key_file: drop api_key "
+        "to use the file " + origin
+    ) in message
+    assert SECRET not in message
+    assert FILE_KEY not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "rule"),
+    [
+        ("", "empty", "is empty"),
+        (" \n\t\n", "blank", "is empty"),
+        (None, "missing", "cannot read"),
+        (None, "", "cannot read"),  # the directory itself
+        (f"{FILE_KEY}\nkey_second", "two-lines", "must hold the API key alone, on one line"),
+        (f"{FILE_KEY} trailing-words", "spaced", "must hold the API key alone, on one line"),
+        (b"\xff\xfe" + FILE_KEY.encode(), "binary", "cannot read"),
+    ],
+)
+def test_unusable_key_file_is_one_line_naming_key_and_path(
+    tmp_path: Path, text: str | bytes | None, name: str, rule: str
+) -> None:
+    """An empty, unreadable or malformed file names the key and the path, never the content;
+    it is not reported a second time as a missing key."""
+    path = tmp_path / name
+    if isinstance(text, str):
+        path.write_text(text)
+    elif isinstance(text, bytes):
+        path.write_bytes(text)
+    message = error_of(environ={**CLOUD, FILE_ENV: str(path)})
+    assert message.startswith("invalid configuration: workflow.restate.api_key_file: ")
+    assert rule in message
+    assert repr(str(path)) in message
+    assert message.endswith(f"(from env {FILE_ENV})")
+    assert FILE_KEY not in message
+    assert "is required" not in message
+
+
+def test_unreadable_key_file_names_the_reason(tmp_path: Path) -> None:
+    import os
+
+    path = key_file(tmp_path)
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        pytest.skip("running as a user who reads any file")
+    message = error_of(environ={**CLOUD, FILE_ENV: str(path)})
+    assert f"workflow.restate.api_key_file: cannot read {str(path)!r}: Permission denied" in message
+    assert FILE_KEY not in message
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected", "absent"),
+    [
+        (
+            {},
+            "workflow.restate.api_key_file: is set but auth_type is none: set auth_type api_key",
+            "workflow.restate.api_key:",
+        ),
+        (
+            {"LANDLORD_WORKFLOW_RESTATE_AUTH_TYPE": "api_key"},
+            "workflow.restate.auth_type: a local Restate server does not authenticate",
+            "is required",
+        ),
+        (
+            {"LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM": "cloud"},
+            "workflow.restate.auth_type: Restate Cloud needs auth_type api_key",
+            "workflow.restate.api_key:",
+        ),
+    ],
+)
+def test_key_from_the_file_meets_the_api_key_rules(
+    tmp_path: Path, environ: dict[str, str], expected: str, absent: str
+) -> None:
+    """The rules across keys see a key from the file exactly as one given as api_key."""
+    message = error_of(environ={**environ, FILE_ENV: str(key_file(tmp_path))})
+    assert expected in message
+    assert absent not in message
+
+
+def test_key_file_satisfies_the_key_the_cloud_requires(tmp_path: Path) -> None:
+    assert "workflow.restate.api_key: is required" in error_of(environ=CLOUD)
+    load_settings(environ={**CLOUD, FILE_ENV: str(key_file(tmp_path))})
+
+
+def test_key_file_views_show_its_path_never_its_content(tmp_path: Path) -> None:
+    path = key_file(tmp_path)
+    loaded = load_settings(environ={**CLOUD, FILE_ENV: str(path)})
+    rows = {key: value for key, value, _ in loaded.rows()}
+    assert rows["workflow.restate.api_key_file"] == str(path)
+    assert FILE_KEY not in str(loaded.rows())
+    assert FILE_KEY not in repr(loaded.settings)
+    assert FILE_KEY not in str(loaded.settings.workflow.restate.effective_api_key)
+
+
 @pytest.mark.parametrize(
     ("argv", "flags", "rest"),
     [

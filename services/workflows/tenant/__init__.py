@@ -5,7 +5,7 @@ saga (saga.py) while holding the tenant (tenant_hold.py) and publishing its live
 
 from .live_status import STATUS_KEY, LiveStatus, Outcome
 from .operation import TenantOperation
-from .operations import STEPS_TOTAL, OperationResult, Operations, plan_changes, redacted
+from .operations import STEPS_TOTAL, Observed, OperationResult, Operations, plan_changes
 from .saga import Compensation, Saga
 from .steps import DeadlineError, Steps, is_cancellation
 from .tenant_hold import TenantHold
@@ -16,6 +16,7 @@ __all__ = [
     "Compensation",
     "DeadlineError",
     "LiveStatus",
+    "Observed",
     "OperationResult",
     "Operations",
     "Outcome",
@@ -25,5 +26,4 @@ __all__ = [
     "TenantOperation",
     "is_cancellation",
     "plan_changes",
-    "redacted",
 ]

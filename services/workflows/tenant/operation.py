@@ -29,8 +29,9 @@ from ...contract import (
     RetryPolicy,
     TenantPhase,
 )
+from ...secrets import RunSecrets
 from .live_status import LiveStatus
-from .operations import STEPS_TOTAL, Operations, redacted
+from .operations import STEPS_TOTAL, Operations
 from .saga import Saga
 from .steps import DeadlineError, Steps, is_cancellation
 from .tenant_hold import TenantHold
@@ -61,12 +62,14 @@ class TenantOperation:
         *,
         backend: ComputeBackend,
         config: dict[str, JsonValue],
+        secrets: RunSecrets,
         timeout: timedelta,
         retry_policy: RetryPolicy,
         lock_grace: timedelta,
     ) -> None:
         self.request = request
         self.timeout = timeout
+        self.secrets = secrets
         log = get_logger("landlord.services.tenant").bind(
             workflow_id=TENANT_WORKFLOW_ID,
             execution_id=ctx.key(),
@@ -86,6 +89,7 @@ class TenantOperation:
             backend=backend,
             tenant=TenantRef(tenant_id=request.tenant_id, tenant_uuid=request.tenant_uuid),
             config=config,
+            secrets=secrets,
             health_timeout=request.health_timeout,
         )
 
@@ -128,7 +132,7 @@ class TenantOperation:
             tenant_id=self.request.tenant_id,
             operation=operation,
             phase=self.live.status.phase,
-            observed_config=redacted(state.config),
+            observed_config=self.secrets.masked(state.config),
             resource_ids=state.resource_ids,
             endpoints=state.endpoints,
             plan=plan,

@@ -1,7 +1,9 @@
 """The four tenant operations (plan, provision, update, delete), the health wait, the plan diff.
 
 Each operation reads like Restate's saga example: a step that changes the tenant registers its
-compensation on the line before it runs.
+compensation on the line before it runs. The config's secrets are opened only inside the steps
+that hand it to compute (and compare it with what compute holds); what a step brings back has
+them sealed again before it is journaled.
 """
 
 from __future__ import annotations
@@ -12,17 +14,16 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import restate
-from pydantic import BaseModel, JsonValue
-
-from telemetry.logs import REDACTED
+from pydantic import BaseModel, Field, JsonValue
 
 from ...compute import ComputeBackend, ComputeState, TenantRef
 from ...contract import Operation, PlannedChange
+from ...secrets import RunSecrets
 from .live_status import LiveStatus
 from .saga import Saga
 from .steps import Stamped, Steps
 
-__all__ = ["STEPS_TOTAL", "OperationResult", "Operations", "plan_changes", "redacted"]
+__all__ = ["STEPS_TOTAL", "Observed", "OperationResult", "Operations", "plan_changes"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -36,19 +37,31 @@ _HEALTH_FIRST_INTERVAL = timedelta(milliseconds=250)
 _HEALTH_MAX_INTERVAL = timedelta(seconds=2)
 
 
-def redacted(config: dict[str, JsonValue]) -> dict[str, JsonValue]:
-    """The config as it may be shown (plan, result, status): `env` values are masked."""
-    env = config.get("env")
-    if not isinstance(env, dict):
-        return config
-    return {**config, "env": {name: REDACTED for name in env}}
+class Observed(BaseModel):
+    """What the `observe` step journals: the compute as found (secrets sealed) and what the
+    desired config would change (decided with the secrets open, shown masked)."""
+
+    state: ComputeState
+    plan: list[PlannedChange] = Field(default_factory=list)
 
 
-def plan_changes(current: ComputeState, desired: dict[str, JsonValue]) -> list[PlannedChange]:
-    """What applying `desired` to `current` would change (no side effects)."""
+class SecretsChecked(BaseModel):
+    """What the `check secrets` step journals: how many secrets opened (never what they hold)."""
+
+    opened: int
+
+
+def plan_changes(
+    current: ComputeState,
+    desired: dict[str, JsonValue],
+    *,
+    shown: Callable[[dict[str, JsonValue]], dict[str, JsonValue]],
+) -> list[PlannedChange]:
+    """What applying `desired` to `current` would change (no side effects); the detail is
+    written through `shown`, which masks secrets."""
     if not current.exists:
-        return [PlannedChange(action="create", resource="compute", detail=redacted(desired))]
-    before, after = redacted(current.config), redacted(desired)
+        return [PlannedChange(action="create", resource="compute", detail=shown(desired))]
+    before, after = shown(current.config), shown(desired)
     changed: dict[str, JsonValue] = {
         key: {"from": before.get(key), "to": after[key]}
         for key, value in desired.items()
@@ -81,6 +94,7 @@ class Operations:
         backend: ComputeBackend,
         tenant: TenantRef,
         config: dict[str, JsonValue],
+        secrets: RunSecrets,
         health_timeout: timedelta,
     ) -> None:
         self.steps = steps
@@ -89,10 +103,12 @@ class Operations:
         self.backend = backend
         self.tenant = tenant
         self.config = config
+        self.secrets = secrets
         self.health_timeout = health_timeout
 
     async def run(self, operation: Operation) -> OperationResult:
-        """Perform `operation`."""
+        """Perform `operation`, once every secret it holds is known to open."""
+        await self._check_secrets()
         perform = {
             Operation.PLAN: self.plan,
             Operation.PROVISION: self.provision,
@@ -103,33 +119,33 @@ class Operations:
 
     async def plan(self) -> OperationResult:
         """Observe the compute and say what the desired config would change."""
-        current = await self._observe()
-        return current, plan_changes(current, self.config)
+        observed = await self._observe()
+        return observed.state, observed.plan
 
     async def provision(self) -> OperationResult:
         """Create the compute (undone by destroying it), then wait until it is healthy."""
         name = f"provision {self.backend.name}"
         self.saga.register(name, functools.partial(self.backend.destroy, self.tenant))
-        await self._step(
-            name, self.backend.provision, self.tenant, self.config, result=ComputeState
-        )
-        return await self._wait_healthy(), plan_changes(ComputeState(exists=False), self.config)
+        await self._step(name, self._handing(self.backend.provision), result=ComputeState)
+        created = plan_changes(ComputeState(exists=False), self.config, shown=self.secrets.masked)
+        return await self._wait_healthy(), created
 
     async def update(self) -> OperationResult:
         """Apply the desired config (undone by restoring the observed one), then wait healthy."""
-        previous = await self._observe()
-        plan = plan_changes(previous, self.config)
+        observed = await self._observe()
+        previous = observed.state
 
         async def restore() -> None:
             if previous.exists:
-                await self.backend.update(self.tenant, previous.config)
+                update = functools.partial(self.backend.update, self.tenant)
+                await self.secrets.opened(previous.config, update, root="observed_config")
             else:
                 await self.backend.destroy(self.tenant)
 
         name = f"update {self.backend.name}"
         self.saga.register(name, restore)
-        await self._step(name, self.backend.update, self.tenant, self.config, result=ComputeState)
-        return await self._wait_healthy(), plan
+        await self._step(name, self._handing(self.backend.update), result=ComputeState)
+        return await self._wait_healthy(), observed.plan
 
     async def delete(self) -> OperationResult:
         """Destroy the compute (a destroy cannot be undone: it registers no compensation)."""
@@ -141,11 +157,44 @@ class Operations:
         )
         return ComputeState(exists=False), [PlannedChange(action="destroy", resource="compute")]
 
-    async def _observe(self) -> ComputeState:
-        """The compute as the backend sees it now, as a counted step."""
-        observed = await self._step(
-            "observe", self.backend.status, self.tenant, result=ComputeState
-        )
+    def _handing(
+        self, call: Callable[[TenantRef, dict[str, JsonValue]], Awaitable[ComputeState]]
+    ) -> Callable[[], Awaitable[ComputeState]]:
+        """A step's action: `call` the backend with the opened config; what it reports back,
+        concealed."""
+
+        async def action() -> ComputeState:
+            state = await self.secrets.opened(self.config, functools.partial(call, self.tenant))
+            return self.secrets.conceal(state)
+
+        return action
+
+    async def _status(self) -> ComputeState:
+        """A step's action: the backend's status of the tenant, concealed."""
+        return self.secrets.conceal(await self.backend.status(self.tenant))
+
+    async def _check_secrets(self) -> None:
+        """Open every secret once, in a step of its own that journals only how many: a key or
+        reference missing here fails the run before any compute call."""
+        if not self.secrets.any:
+            return
+
+        async def check() -> SecretsChecked:
+            await self.secrets.reveal(self.config)
+            return SecretsChecked(opened=len(self.secrets.paths))
+
+        await self._step("check secrets", check, result=SecretsChecked, counts=False)
+
+    async def _observe(self) -> Observed:
+        """The compute as the backend sees it now, and the plan against it, as a counted step."""
+
+        async def observe() -> Observed:
+            desired = await self.secrets.reveal(self.config)
+            current = await self.backend.status(self.tenant)
+            plan = plan_changes(current, desired, shown=self.secrets.masked)
+            return Observed(state=self.secrets.conceal(current), plan=plan)
+
+        observed = await self._step("observe", observe, result=Observed)
         return observed.value
 
     async def _step(
@@ -171,11 +220,7 @@ class Operations:
         while True:
             checks += 1
             checked = await self._step(
-                f"health check {checks}",
-                self.backend.status,
-                self.tenant,
-                result=ComputeState,
-                counts=False,
+                f"health check {checks}", self._status, result=ComputeState, counts=False
             )
             state = checked.value
             if state.healthy:

@@ -19,6 +19,7 @@ from structlog.typing import FilteringBoundLogger
 
 from ...compute import ComputeRejectedError
 from ...contract import CANCELLED_CODE, REJECTED_CODE, RetryPolicy
+from ...secrets import SecretUnavailableError
 
 __all__ = ["DeadlineError", "Stamped", "Steps", "is_cancellation"]
 
@@ -53,14 +54,14 @@ class Stamped(BaseModel, Generic[T]):
 def _stamped(
     action: Callable[..., Awaitable[T]], result: type[T]
 ) -> Callable[..., Coroutine[Any, Any, Stamped[T]]]:
-    """`action` with its end time added to its result; a backend's permanent refusal made
-    terminal (no retries), other errors left retryable."""
+    """`action` with its end time added to its result; a backend's permanent refusal or a
+    secret that cannot open made terminal (no retries), other errors left retryable."""
     stamped = Stamped[result]  # type: ignore[valid-type]
 
     async def guarded(*args: Any) -> Stamped[T]:
         try:
             value = await action(*args)
-        except ComputeRejectedError as error:
+        except (ComputeRejectedError, SecretUnavailableError) as error:
             raise restate.TerminalError(str(error), status_code=REJECTED_CODE) from error
         return stamped(value=value, at=time.time())
 

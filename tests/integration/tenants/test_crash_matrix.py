@@ -81,12 +81,20 @@ import psutil
 import pytest
 
 from local_stack import LocalRestateServer
+from sealing import Keyring, seal_secrets
 from services.compute import LocalBackend, TenantRef
 from services.compute.tenant_app import SETTINGS_ENV, TENANT_ENV
 
 from .test_crash_recovery import CrashStack
 from .test_operations import key
 from .test_operations import request as workflow_request
+
+
+def sealed(request: dict[str, Any], execution: str) -> Any:
+    """The request as the provider sends it: its secrets (every env value) sealed under the
+    keyring the services hold too (this session's)."""
+    return seal_secrets(request, keyring=Keyring.from_environment(), execution=execution)
+
 
 SLICE_SECONDS = 0.0005
 """How long the services process runs between two frozen looks at the journal."""
@@ -116,6 +124,8 @@ tenant_app.main(["--port", os.environ["PORT"]], handler=Gated)
 """
 """A tenant that answers /health 503 until its gate file exists (SIGTERM ends it)."""
 
+PASSWORD = "crash-matrix-password"
+"""A secret of every run's env: sealed at the start, it must reach each tenant process opened."""
 BEFORE = {"plan": "silver", "v": 1}
 AFTER = {"plan": "gold", "v": 2}
 PHASES = {
@@ -127,13 +137,16 @@ PHASES = {
 
 def tenant_processes(backend: LocalBackend, tenant: str) -> dict[int, Any]:
     """The tenant's live processes: pid → the settings it was started with (from its own
-    environment)."""
+    environment), or a note that its sealed secret did not reach it opened."""
     found: dict[int, Any] = {}
     for process in backend.processes(TenantRef(tenant_id=tenant)):
         try:
-            found[process.pid] = json.loads(process.environ().get(SETTINGS_ENV) or "null")
+            environ = process.environ()
         except psutil.NoSuchProcess:
             continue
+        settings = json.loads(environ.get(SETTINGS_ENV) or "null")
+        opened = environ.get("DB_PASSWORD") == PASSWORD
+        found[process.pid] = settings if opened else {"secret": "not opened"}
     return found
 
 
@@ -236,8 +249,10 @@ class CrashRunner:
         self.sigkills = 0
 
     def config(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The tenant's config: its env (secrets, sealed at the start) names the gates."""
         command = [sys.executable, "-c", GATED_TENANT]
-        return {"command": command, "env": {GATE_ENV: str(self.gates)}, "settings": settings}
+        env = {GATE_ENV: str(self.gates), "DB_PASSWORD": PASSWORD}
+        return {"command": command, "env": env, "settings": settings}
 
     def open_gate(self, tenant: str) -> None:
         (self.gates / tenant).touch()
@@ -309,9 +324,8 @@ class CrashRunner:
             tenant = f"cm-{uuid.uuid4().hex[:10]}"
             self.open_gate(tenant)
             execution = key(tenant, "provision")
-            self.client.send(
-                execution, workflow_request(tenant, "provision", desired_config=self.config(BEFORE))
-            )
+            request = workflow_request(tenant, "provision", desired_config=self.config(BEFORE))
+            self.client.send(execution, sealed(request, execution))
             started[tenant] = execution
         for tenant, execution in started.items():
             response = self.client.attach(execution)
@@ -332,9 +346,8 @@ class CrashRunner:
         (self.gates / tenant).unlink(missing_ok=True)  # its next process starts unhealthy
         fields = {} if self.operation == "delete" else {"desired_config": self.config(AFTER)}
         execution_key = key(tenant, self.operation)
-        invocation = self.client.send(
-            execution_key, workflow_request(tenant, self.operation, **fields)
-        )
+        request = workflow_request(tenant, self.operation, **fields)
+        invocation = self.client.send(execution_key, sealed(request, execution_key))
         execution = Execution(tenant, execution_key, invocation, target)
         self.executions.append(execution)
         return execution
