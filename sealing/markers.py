@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import JsonValue
 
+from telemetry.logs import REDACTED
+
 from ._exceptions import MarkerError, NoKeyringError
 from .envelope import SEALED, Binding, seal
 from .keyring import KEYRING_ENV, KEYRING_FILE_ENV, Keyring
@@ -26,6 +28,7 @@ __all__ = [
     "dotted",
     "key_ids",
     "marker_of",
+    "mask_secrets",
     "seal_secrets",
     "tenant_of",
     "transform",
@@ -113,6 +116,24 @@ def seal_secrets(document: JsonValue, *, keyring: Keyring | None, execution: str
             return value
         if len(path) == len(ENV_PATH) + 1 and path[:-1] == ENV_PATH:
             return sealed(path, value)
+        return DESCEND
+
+    return transform(document, change)
+
+
+def mask_secrets(document: JsonValue) -> JsonValue:
+    """`document` as a status may show it: every secret (an `env` value, a `$secret`, an
+    envelope, a malformed marker) `***`; references are shown, they hold no secret."""
+
+    def change(path: Path, value: JsonValue) -> object:
+        try:
+            marker = marker_of(value, path)
+        except MarkerError:
+            return REDACTED
+        if marker == SECRET_REF:
+            return value
+        if marker is not None or (len(path) == len(ENV_PATH) + 1 and path[:-1] == ENV_PATH):
+            return REDACTED
         return DESCEND
 
     return transform(document, change)

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sealing import KEYRING_ENV, KEYRING_FILE_ENV
+
 from .state import state_of
 
 __all__ = ["config_app"]
@@ -52,6 +54,18 @@ nesting. A bad value stops the command with one line naming the key and where it
 
 """
 
+KEYRING_SECTION = f"""
+## Both sides: the secrets keyring
+
+`{KEYRING_ENV}`, else the file `{KEYRING_FILE_ENV}` names: `kid=<base64url of 32 bytes>`
+entries separated by commas or new lines, the first one current. The control plane seals a
+tenant's secrets with the current key; the services open with any key they hold, so both need
+it (the services: every key still in flight). Unset on the control plane, an input holding a
+secret is refused; a keyring that cannot be read stops the command or the services at start
+with one line naming the variable. `landlord-restate secrets keygen KID` makes an entry,
+`landlord-restate secrets check` says whether a key may leave the services' keyring.
+"""
+
 SERVICES_INTRO = """
 ## The services (`landlord-restate serve`, the container image, the Lambda function)
 
@@ -72,4 +86,4 @@ def reference() -> None:
     page += render_table(
         reference_rows(ServicesSettings, env=lambda path: ENV_PREFIX + "_".join(path).upper())
     )
-    typer.echo(page, nl=False)
+    typer.echo(page + KEYRING_SECTION, nl=False)

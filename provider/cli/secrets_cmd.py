@@ -17,7 +17,7 @@ from ..restate import RestateProvider
 from .runtime import Output, console, with_manager
 from .state import fail, state_of
 
-__all__ = ["secrets_app"]
+__all__ = ["missing_keys", "secrets_app"]
 
 secrets_app = typer.Typer(
     help="The secrets keyring both sides hold: make a key, check a rotation.",
@@ -35,6 +35,15 @@ def keygen(
         typer.echo(Keyring.new_entry(key_id))
     except KeyringError as error:
         raise fail(str(error)) from None
+
+
+def missing_keys(key_ids: list[str]) -> str:
+    """The one line `check` fails with."""
+    names = ", ".join(repr(kid) for kid in key_ids)
+    return (
+        f"executions in flight hold secrets under key id {names}, which the keyring does not "
+        "hold: put it back until they end"
+    )
 
 
 def _keyring(path: Path | None) -> Keyring:
@@ -94,10 +103,4 @@ def check(
             table.add_row(kid, str(len(in_flight.get(kid, ()))), held if keyring.key(kid) else "NO")
         console.print(table)
     if missing:
-        names = ", ".join(repr(kid) for kid in missing)
-        typer.echo(
-            f"error: executions in flight hold secrets under key id {names}, which the "
-            "keyring does not hold: put it back until they end",
-            err=True,
-        )
-        raise typer.Exit(1)
+        raise fail(missing_keys(missing), code=1)

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 
 from pydantic import JsonValue
 
+from sealing import mask_secrets
+
 from .._exceptions import (
     ExecutionConflictError,
     ExecutionNotFoundError,
@@ -225,8 +227,8 @@ class MockProvider:
             state=execution.state,
             start_time=execution.start_time,
             stop_time=execution.stop_time,
-            input=execution.input.input,
-            output=execution.output,
+            input=mask_secrets(execution.input.input),
+            output=mask_secrets(execution.output),
             error=execution.error,
             history=list(execution.history),
             metadata={"polls": execution.polls, "trigger_source": execution.input.trigger_source},

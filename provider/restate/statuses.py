@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from sealing import mask_secrets
 from services.contract import TIMED_OUT_CODE
 
 from ..models import ExecutionError, ExecutionState, ExecutionStatus
@@ -151,8 +152,8 @@ class Statuses:
             fields, events = seen.progress
             status = status.model_copy(
                 update={
-                    "input": seen.journal.payload,
-                    "output": outputs.get(invocation_id),
+                    "input": mask_secrets(seen.journal.payload),
+                    "output": mask_secrets(outputs.get(invocation_id)),
                     "history": sorted(
                         [*seen.journal.events, *events], key=lambda event: event.timestamp
                     ),

@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from sealing import mask_secrets
+
 from ..models import ExecutionError, ExecutionEvent, ExecutionState
 
 __all__ = [
@@ -133,7 +135,7 @@ def _details(event: Mapping[str, Any]) -> dict[str, JsonValue]:
         if key.endswith("EventDetails") and isinstance(value, Mapping):
             for name, item in value.items():
                 decoded = name in ("input", "output", "result", "parameters")
-                details[str(name)] = decode_json(item) if decoded else json_safe(item)
+                details[str(name)] = mask_secrets(decode_json(item)) if decoded else json_safe(item)
     return details
 
 

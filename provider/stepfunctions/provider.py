@@ -44,6 +44,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import JsonValue
 
+from sealing import mask_secrets
 from telemetry.logs import get_logger
 
 from .._exceptions import (
@@ -456,8 +457,10 @@ class StepFunctionsProvider:
             state=state,
             start_time=utc(described.get("startDate")),
             stop_time=utc(described.get("stopDate")),
-            input=decode_json(described.get("input")),
-            output=decode_json(described.get("output")) if status == "SUCCEEDED" else None,
+            input=mask_secrets(decode_json(described.get("input"))),
+            output=mask_secrets(decode_json(described.get("output")))
+            if status == "SUCCEEDED"
+            else None,
             error=error_of(described),
             history=events_of(history),
             metadata=metadata,

@@ -1,5 +1,6 @@
-"""A run's secrets: opened only inside the step that hands them to compute, and sealed again
-(or masked) in whatever comes back before it is journaled.
+"""A run's secrets: opened only inside the step that hands them to compute, and masked (or,
+where a compensation needs them back, sealed again) in whatever comes back before it is
+journaled.
 
 The request's config holds envelopes (`$sealed`, made by the control plane) and references
 (`$secret_ref`); every `env` value is a secret whether marked or not. Outside a step the run
@@ -190,10 +191,13 @@ class RunSecrets:
         except SealingError as error:
             raise SecretUnavailableError(str(error)) from None
 
-    def conceal(self, state: ComputeState, *, root: str = "observed_config") -> ComputeState:
-        """`state` as it may be journaled: each secret of its config sealed for this run (so a
-        compensation can put it back), or `***` when the services hold no keyring."""
-        keyring = self._keyring()
+    def conceal(
+        self, state: ComputeState, *, reopenable: bool = False, root: str = "observed_config"
+    ) -> ComputeState:
+        """`state` as it may be journaled: each secret of its config `***`; with `reopenable`,
+        sealed for this run instead, so that a compensation can put it back (`***` still when
+        the services hold no keyring)."""
+        keyring = self._keyring() if reopenable else None
 
         def hidden(path: Path, value: JsonValue) -> JsonValue:
             if keyring is None:

@@ -174,6 +174,28 @@ async def test_status_reports_the_execution(provider: Provider, target: Contract
     assert status.error is None
 
 
+async def test_a_status_never_shows_a_secret(provider: Provider, target: ContractTarget) -> None:
+    """Input, output and history show each secret (every `env` value, a `$secret`) masked,
+    and a reference as it is, whichever engine ran the execution."""
+    marker = f"mk{uuid.uuid4().hex}"
+    reference = {"$secret_ref": "env:TOKEN"}
+    payload = {
+        "tenant_id": "acme",
+        "desired_config": {"env": {"DB_PASSWORD": marker, "TOKEN": reference}},
+        "metadata": {"note": {"$secret": marker}},
+    }
+    spec = await _created(provider, target)
+    started = await provider.start_execution(spec.workflow_id, _input(_id("run"), payload))
+    status = await _until_terminal(provider, started.execution_id, target)
+    assert status.state is ExecutionState.SUCCEEDED
+    assert marker not in status.model_dump_json()
+    assert status.input == {
+        "tenant_id": "acme",
+        "desired_config": {"env": {"DB_PASSWORD": "***", "TOKEN": reference}},
+        "metadata": {"note": "***"},
+    }
+
+
 async def test_status_of_unknown_execution_is_not_found(provider: Provider) -> None:
     with pytest.raises(ExecutionNotFoundError):
         await provider.get_execution_status(_id("missing"))

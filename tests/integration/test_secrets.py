@@ -26,6 +26,7 @@ from structlog.testing import capture_logs
 
 from local_stack import LocalRestateServer
 from provider import (
+    ExecutionConflictError,
     ExecutionInput,
     ExecutionState,
     ExecutionStatus,
@@ -68,8 +69,20 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
+def secrets_server(
+    restate_binary: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalRestateServer]:
+    """A server of this module's own: every journal, state and log searched here is this
+    module's, and every execution in flight is one of its own."""
+    with LocalRestateServer(
+        binary=restate_binary, data_dir=tmp_path_factory.mktemp("restate-secrets"), partitions=1
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def stack(
-    restate_server: LocalRestateServer, tmp_path_factory: pytest.TempPathFactory
+    secrets_server: LocalRestateServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """The services with the keyring `new,old` (debug logs, JSON), and the tenant workflow."""
     state_dir = tmp_path_factory.mktemp("tenants")
@@ -86,7 +99,7 @@ def stack(
     )
     services.start()
     built = Stack(
-        restate_server, services, work_dir / "hypercorn.log", LocalBackend(state_dir=state_dir)
+        secrets_server, services, work_dir / "hypercorn.log", LocalBackend(state_dir=state_dir)
     )
 
     async def create() -> None:
@@ -250,6 +263,21 @@ async def test_an_input_with_secrets_and_no_keyring_is_refused_and_nothing_is_se
         assert rows == []
     finally:
         await provider.aclose()
+
+
+async def test_a_retried_start_is_the_same_execution_and_a_changed_secret_a_conflict(
+    right: RestateProvider, stack: Stack, tenant: str
+) -> None:
+    """Sealing differs at every start (a fresh nonce); the keyed digest of what the caller
+    gave does not."""
+    name = _name()
+    payload = _request(tenant, desired_config={"env": {"A": "first"}})
+    first = await _start(right, payload, name)
+    assert await _start(right, payload, name) == first
+    changed = _request(tenant, desired_config={"env": {"A": "second"}})
+    with pytest.raises(ExecutionConflictError):
+        await _start(right, changed, name)
+    assert (await _ended(right, first)).state is ExecutionState.SUCCEEDED
 
 
 def _sealed_for(tenant: str, execution: str, keyring: str, config: dict[str, Any]) -> Any:

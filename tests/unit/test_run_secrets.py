@@ -101,7 +101,7 @@ async def test_an_envelope_copied_into_another_tenants_request_does_not_open() -
         await _secrets(theirs).reveal(theirs)
 
 
-def test_what_a_backend_reports_is_sealed_for_this_run() -> None:
+def test_what_a_backend_reports_is_masked_or_sealed_for_this_run() -> None:
     config = _sealed({"env": {"A": MARKER}, "settings": {"t": {"$secret": MARKER}}})
     observed = ComputeState(
         exists=True,
@@ -110,21 +110,26 @@ def test_what_a_backend_reports_is_sealed_for_this_run() -> None:
             "settings": {"t": MARKER, "n": 1},
         },
     )
-    concealed = _secrets(config).conceal(observed)
+    assert _secrets(config).conceal(observed).config == {
+        "env": {"A": "***", "LEFT_OVER": "***"},
+        "settings": {"t": "***", "n": 1},
+    }
+    concealed = _secrets(config).conceal(observed, reopenable=True)
     assert MARKER not in concealed.model_dump_json()
     assert concealed.config["settings"]["n"] == 1  # type: ignore[index,call-overload]
     envelope = Envelope.of(concealed.config["env"]["LEFT_OVER"])  # type: ignore[index,call-overload]
     assert envelope is not None
     binding = Binding("acme", "run-1", "observed_config.env.LEFT_OVER")
     assert open_envelope(envelope, keyring=KEYRING, binding=binding) == MARKER
-    masked = _secrets(config, keyring=lambda: None).conceal(observed)
+    masked = _secrets(config, keyring=lambda: None).conceal(observed, reopenable=True)
     assert masked.config["env"] == {"A": "***", "LEFT_OVER": "***"}
 
 
 async def test_a_concealed_report_opens_again_for_a_compensation() -> None:
     config = _sealed({"env": {"A": MARKER}})
     secrets = _secrets(config)
-    concealed = secrets.conceal(ComputeState(exists=True, config={"env": {"A": MARKER}}))
+    state = ComputeState(exists=True, config={"env": {"A": MARKER}})
+    concealed = secrets.conceal(state, reopenable=True)
     plain = await secrets.reveal(concealed.config, root="observed_config")
     assert plain == {"env": {"A": MARKER}}
 

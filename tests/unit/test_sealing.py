@@ -22,6 +22,7 @@ from sealing import (
     TamperedError,
     UnknownKeyError,
     key_ids,
+    mask_secrets,
     open_envelope,
     seal,
     seal_secrets,
@@ -218,3 +219,23 @@ def test_the_digest_is_keyed_by_a_named_key() -> None:
     assert keyring.digest(b"input", kid="k1") == digest
     assert keyring.digest(b"input", kid="k0") != digest
     assert _keyring("k1").digest(b"input") != digest
+
+
+def test_a_shown_document_has_every_secret_masked_and_references_kept() -> None:
+    sealed = seal_secrets(
+        _request(env={"A": MARKER, "R": {"$secret_ref": "env:T"}}), keyring=_keyring("k1"),
+        execution="run-1",
+    )  # fmt: skip
+    document: Any = {
+        **sealed,  # type: ignore[dict-item]
+        "metadata": {"x": {"$secret": MARKER}, "bad": {"$secret": MARKER, "y": 1}, "n": 1},
+    }
+    shown = mask_secrets(document)
+    assert MARKER not in json.dumps(shown)
+    assert shown == {
+        "tenant_id": "acme",
+        "operation": "provision",
+        "desired_config": {"env": {"A": "***", "R": {"$secret_ref": "env:T"}}},
+        "metadata": {"x": "***", "bad": "***", "n": 1},
+    }
+    assert mask_secrets(None) is None

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,9 +18,13 @@ from local_stack import (
     ensure_restate_server,
 )
 from provider._exceptions import ExecutionConflictError, InvalidSpecError
+from provider.cli.secrets_cmd import missing_keys
 from provider.restate.input_schema import InputSchema
+from provider.restate.input_secrets import InputSecrets
 from provider.restate.statuses import summary
+from sealing import Keyring, seal_secrets
 from services.contract import ProvisionRequest
+from services.secrets import RunSecrets, SecretUnavailableError
 from tests.servers import REPO_ROOT, environment_without_settings
 
 PAGE = (REPO_ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
@@ -51,6 +56,7 @@ def last_error_line(*args: str, env: dict[str, str] | None = None) -> str:
             {"LANDLORD_SERVICES_IDENTITY_KEYS_FILE": "/run/landlord/public-keys"},
         ),
         (["register", "--wait", "soon"], {}),
+        (["serve"], {"LANDLORD_SECRETS_KEYRING": "foo"}),
         (
             ["execution", "status", "inv_1gdJBtdVEcM942bjcDmb1c1khoaJe11Hbz"],
             {
@@ -62,7 +68,7 @@ def last_error_line(*args: str, env: dict[str, str] | None = None) -> str:
     ],
     ids=[
         "unknown-mechanism", "url-without-scheme", "lambda-without-arn", "api-key-on-local",
-        "bad-identity-key", "missing-keys-file", "bad-wait", "unreachable",
+        "bad-identity-key", "missing-keys-file", "bad-wait", "bad-keyring", "unreachable",
     ],
 )  # fmt: skip
 def test_command_errors_are_quoted(args: list[str], env: dict[str, str]) -> None:
@@ -108,3 +114,51 @@ def test_the_deadline_message_is_quoted() -> None:
     status = summary(row, workflow_id="w", provider_type="restate", deadline="30m")
     assert status.error is not None
     assert f"`{status.error.message}`" in PAGE
+
+
+def test_a_bad_keyring_on_the_control_plane_is_quoted() -> None:
+    line = last_error_line(
+        "execution", "status", "inv_1gdJBtdVEcM942bjcDmb1c1khoaJe11Hbz",
+        env={"LANDLORD_SECRETS_KEYRING": "foo"},
+    )  # fmt: skip
+    assert line.startswith("error: invalid configuration: LANDLORD_SECRETS_KEYRING: ")
+    assert "`error: invalid configuration: LANDLORD_SECRETS_KEYRING: …`" in PAGE
+
+
+def test_the_refusal_without_a_keyring_is_quoted() -> None:
+    document: dict[str, Any] = {
+        "tenant_id": "acme",
+        "operation": "provision",
+        "desired_config": {"env": {"DB_PASSWORD": "pw"}},
+    }
+    with pytest.raises(InvalidSpecError) as raised:
+        InputSecrets(None).seal(document, execution="provision-acme")
+    assert f"`{raised.value.problems[0]}`" in PAGE
+
+
+async def test_the_secrets_that_do_not_open_are_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The services' messages, as the `check secrets` step fails with them."""
+    monkeypatch.delenv("API_TOKEN", raising=False)
+    k1 = Keyring.parse(Keyring.new_entry("k1"))
+    cases: list[tuple[Keyring, dict[str, Any]]] = [
+        (Keyring.parse(Keyring.new_entry("k2")), {"DB_PASSWORD": "pw"}),
+        (Keyring.parse(Keyring.new_entry("k1")), {"DB_PASSWORD": "pw"}),
+        (k1, {"API_TOKEN": {"$secret_ref": "env:API_TOKEN"}}),
+    ]
+    for sealer, env in cases:
+        document: Any = seal_secrets(
+            {"tenant_id": "acme", "desired_config": {"env": env}},
+            keyring=sealer,
+            execution="provision-acme",
+        )
+        config = document["desired_config"]
+        secrets = RunSecrets(
+            tenant_id="acme", execution="provision-acme", desired=config, keyring=lambda: k1
+        )
+        with pytest.raises(SecretUnavailableError) as raised:
+            await secrets.reveal(config)
+        assert f"`step 'check secrets' failed: {raised.value}`" in PAGE
+
+
+def test_the_failed_rotation_check_is_quoted() -> None:
+    assert f"`error: {missing_keys(['k1'])}`" in PAGE

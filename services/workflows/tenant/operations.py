@@ -3,7 +3,7 @@
 Each operation reads like Restate's saga example: a step that changes the tenant registers its
 compensation on the line before it runs. The config's secrets are opened only inside the steps
 that hand it to compute (and compare it with what compute holds); what a step brings back has
-them sealed again before it is journaled.
+them masked before it is journaled, or sealed again where a compensation needs them back.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ _HEALTH_MAX_INTERVAL = timedelta(seconds=2)
 
 
 class Observed(BaseModel):
-    """What the `observe` step journals: the compute as found (secrets sealed) and what the
-    desired config would change (decided with the secrets open, shown masked)."""
+    """What the `observe` step journals: the compute as found (secrets sealed, for the update's
+    compensation) and what the desired config would change (decided with the secrets open,
+    shown masked)."""
 
     state: ComputeState
     plan: list[PlannedChange] = Field(default_factory=list)
@@ -192,7 +193,7 @@ class Operations:
             desired = await self.secrets.reveal(self.config)
             current = await self.backend.status(self.tenant)
             plan = plan_changes(current, desired, shown=self.secrets.masked)
-            return Observed(state=self.secrets.conceal(current), plan=plan)
+            return Observed(state=self.secrets.conceal(current, reopenable=True), plan=plan)
 
         observed = await self._step("observe", observe, result=Observed)
         return observed.value
