@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 from datetime import UTC, datetime
@@ -56,11 +57,15 @@ def _local(key: str, url: str) -> tuple[str, int]:
 
 
 def _demo_request(operation: str) -> dict[str, Any]:
+    """The demo tenant's request; its env holds a secret, which Restate only sees sealed."""
     return {
         "tenant_id": DEMO_TENANT,
         "operation": operation,
         "compute_provider": "local",
-        "desired_config": {"settings": {"greeting": "hello from landlord-restate"}},
+        "desired_config": {
+            "env": {"DEMO_API_TOKEN": secrets.token_urlsafe(16)},
+            "settings": {"greeting": "hello from landlord-restate"},
+        },
     }
 
 

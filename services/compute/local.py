@@ -116,10 +116,15 @@ class LocalBackend:
         return data
 
     def _write_record(self, tenant: TenantRef, record: dict[str, Any]) -> None:
+        """Write the record, readable by this user only: its config holds the opened secrets
+        the tenant process runs with."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         path = self._record_path(tenant)
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record))
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            os.fchmod(stream.fileno(), 0o600)
+            stream.write(json.dumps(record))
         temporary.replace(path)
 
     def processes(self, tenant: TenantRef) -> list[psutil.Process]:

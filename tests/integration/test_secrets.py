@@ -218,6 +218,9 @@ async def test_no_secret_reaches_restate_a_log_a_status_or_a_callback(
     assert f"DB_PASSWORD={in_env}" in environ
     assert f"API_TOKEN={by_reference}" in environ
     assert in_settings in psutil.Process(processes[0].pid).environ()[SETTINGS_ENV]
+    # the local backend's record of what it runs holds them too, readable by its user only
+    record = stack.backend.state_dir / f"{tenant}.json"
+    assert (await asyncio.to_thread(record.stat)).st_mode & 0o777 == 0o600
     # absent everywhere else
     admin = right.admin
     journal = await admin.query("SELECT * FROM sys_journal")
