@@ -10,6 +10,7 @@ only ever sees those markers, a placeholder (to validate the config's shape) or 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import TypeVar, cast
@@ -18,6 +19,8 @@ from pydantic import JsonValue
 
 from sealing import (
     DESCEND,
+    KEYRING_ENV,
+    KEYRING_FILE_ENV,
     SECRET,
     SECRET_REF,
     Binding,
@@ -62,6 +65,19 @@ class SecretUnavailableError(Exception):
 def services_keyring() -> Keyring | None:
     """This process's keyring (`LANDLORD_SECRETS_KEYRING[_FILE]`), read once; None if unset."""
     return Keyring.from_environment()
+
+
+def _names_the_keyring(reference: str) -> bool:
+    """Whether `reference` points at the services' own keyring, which never leaves them."""
+    scheme, _, name = reference.partition(":")
+    if scheme == "env":
+        return name in (KEYRING_ENV, KEYRING_FILE_ENV)
+    keyring_file = os.environ.get(KEYRING_FILE_ENV, "").strip()
+    return (
+        scheme == "file"
+        and bool(keyring_file)
+        and os.path.realpath(name) == os.path.realpath(keyring_file)
+    )
 
 
 def _is_env(path: Path) -> bool:
@@ -169,6 +185,11 @@ class RunSecrets:
             marker = marker_of(value, path)
             if marker == SECRET_REF:
                 reference = str(cast(dict[str, JsonValue], value)[SECRET_REF])
+                if _names_the_keyring(reference):
+                    raise SecretUnavailableError(
+                        f"{field}: secret reference {reference!r} names the services' secrets "
+                        "keyring, which is never handed to compute"
+                    )
                 try:
                     return await resolve_reference(reference)
                 except UnresolvableReferenceError as error:

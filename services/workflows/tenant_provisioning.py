@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from restate.handler import TypeHint
 from restate.serde import BytesSerde
 
-from sealing import SealingError
+from sealing import MarkerError
 
 from ..compute import BACKENDS, ComputeConfigError, backend_for
 from ..contract import (
@@ -138,9 +138,10 @@ async def run(ctx: restate.WorkflowContext, raw: bytes) -> ProvisionResult:
         secrets = RunSecrets(
             tenant_id=request.tenant_id, execution=ctx.key(), desired=request.desired_config
         )
-    except SealingError as error:  # a malformed $secret / $secret_ref / $sealed object
+    except MarkerError as error:  # a malformed $secret / $secret_ref / $sealed object
+        field = f"desired_config.{error.field}" if error.field else "desired_config"
         raise restate.TerminalError(
-            f"desired_config.{error}", status_code=INVALID_REQUEST_CODE
+            f"{field}: {error.rule}", status_code=INVALID_REQUEST_CODE
         ) from None
     try:
         backend = backend_for(request.compute_provider)

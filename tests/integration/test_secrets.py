@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 from structlog.testing import capture_logs
@@ -332,6 +333,20 @@ async def test_a_bad_envelope_fails_terminally_before_any_compute_call(
         assert (await _ended(right, good)).state is ExecutionState.SUCCEEDED
     finally:
         await provider.aclose()
+
+
+async def test_a_malformed_marker_sent_past_the_provider_is_refused_naming_the_field(
+    stack: Stack, tenant: str
+) -> None:
+    """The provider refuses it before sending; straight through the ingress it is a 400."""
+    marker = f"mk{uuid.uuid4().hex}"
+    request = _request(tenant, desired_config={"settings": {"x": {"$secret": marker, "y": 1}}})
+    url = f"{stack.server.ingress_url}/restate/call/TenantProvisioning/{_name()}/run"
+    async with httpx.AsyncClient(timeout=30.0, trust_env=False) as client:
+        response = await client.post(url, json=request)
+    assert response.status_code == 400
+    assert "desired_config.settings.x: a $secret object holds only that key" in response.text
+    assert marker not in response.text
 
 
 async def test_an_unresolvable_reference_fails_naming_it_before_any_compute_call(

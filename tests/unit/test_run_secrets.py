@@ -158,3 +158,21 @@ async def test_a_backend_error_never_carries_an_opened_value() -> None:
     assert retried.value.__suppress_context__
     with pytest.raises(ConnectionError, match="refused"):
         await secrets.opened(config, clean)
+
+
+@pytest.mark.parametrize("kind", ["variable", "file variable", "file"])
+async def test_a_reference_to_the_services_keyring_is_refused(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request may name the services' environment and files, but never their keyring."""
+    keyring_file = tmp_path / "keyring"
+    keyring_file.write_text(Keyring.new_entry("k1"))
+    monkeypatch.setenv("LANDLORD_SECRETS_KEYRING_FILE", str(keyring_file))
+    reference = {
+        "variable": "env:LANDLORD_SECRETS_KEYRING",
+        "file variable": "env:LANDLORD_SECRETS_KEYRING_FILE",
+        "file": f"file:{tmp_path}/../{tmp_path.name}/keyring",
+    }[kind]
+    config: dict[str, Any] = {"env": {"K": {"$secret_ref": reference}}}
+    with pytest.raises(SecretUnavailableError, match="names the services' secrets keyring"):
+        await _secrets(config).reveal(config)
