@@ -1,4 +1,4 @@
-"""Where secrets sit in an execution input, and the walk that seals them.
+"""Where secrets sit in an execution input, and the walks that seal and mask them.
 
 Secret: every `desired_config.env` value, and any value written `{"$secret": …}`. A reference
 `{"$secret_ref": "scheme:name"}` is sent as it is (the services resolve it). `{"$sealed": …}` is
