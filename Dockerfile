@@ -55,6 +55,7 @@ COPY provider ./provider
 COPY services ./services
 COPY telemetry ./telemetry
 COPY sealing ./sealing
+COPY asl ./asl
 COPY local_stack ./local_stack
 RUN /opt/landlord/bin/pip install --quiet --no-deps . \
  && /opt/landlord/bin/python -m pip uninstall --quiet --yes pip setuptools \

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SOURCES := $(wildcard services provider local_stack telemetry sealing tests bench deploy)
+SOURCES := $(wildcard services provider local_stack telemetry sealing asl tests bench deploy)
 
 .PHONY: run test setup lint typecheck pytest test-containers restate-server clean
 
@@ -38,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(SOURCES)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy services provider local_stack telemetry sealing bench tests
+	$(BIN)/mypy services provider local_stack telemetry sealing asl bench tests
 
 pytest: $(STAMP) restate-server
 	$(BIN)/pytest -m "not containers"

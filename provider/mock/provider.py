@@ -2,6 +2,9 @@
 
 Callers use it to test their own handling of every execution state: each workflow's
 executions follow a scripted `MockBehavior` (set in code or in the spec's `provider_config`).
+A definition written in Amazon States Language (`StartAt` + `States`) with no behaviour
+scripted runs in memory instead (the states that need no runtime: Pass, Choice, Wait,
+Succeed, Fail), its output or ASL error the execution's.
 It has both optional capabilities: `wait_for_execution` really waits (woken when the execution
 ends, from any thread or event loop), and `get_execution_statuses` reads many under one lock.
 """
@@ -17,11 +20,14 @@ from datetime import datetime, timedelta
 
 from pydantic import JsonValue
 
+import asl
 from sealing import mask_secrets
 
 from .._exceptions import (
     ExecutionConflictError,
     ExecutionNotFoundError,
+    InvalidSpecError,
+    Problem,
     WorkflowNotFoundError,
 )
 from ..models import (
@@ -75,6 +81,25 @@ class _Execution:
     output: JsonValue = None
     error: ExecutionError | None = None
     history: list[ExecutionEvent] = field(default_factory=list)
+    asl_output: tuple[JsonValue] | None = None
+    """What an ASL definition's run gave (a 1-tuple: its output may be null)."""
+
+
+def _is_asl(definition: dict[str, JsonValue]) -> bool:
+    """Whether a definition is an Amazon States Language state machine."""
+    return "StartAt" in definition and "States" in definition
+
+
+def _asl_outcome(
+    definition: dict[str, JsonValue], input: ExecutionInput
+) -> tuple[MockBehavior, tuple[JsonValue] | None]:
+    """Run the state machine on the input at once: the behaviour it comes to (succeed, or
+    fail with the ASL error name and cause) and its output."""
+    try:
+        output = asl.run_in_memory(definition, input.input, name=input.execution_name)
+    except asl.StatesError as error:
+        return MockBehavior.fail(code=error.error, message=error.cause or error.error), None
+    return MockBehavior.succeed(), (output,)
 
 
 _Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]
@@ -106,8 +131,15 @@ class MockProvider:
             self._behaviors[workflow_id] = behavior
 
     async def validate(self, spec: WorkflowSpec) -> None:
-        """The mock's only own rule: `provider_config` must describe a valid behaviour."""
+        """`provider_config` must describe a valid behaviour, and an ASL definition must be
+        one the in-memory runner can run as the specification says."""
         MockBehavior.from_provider_config(spec.provider_config)
+        if _is_asl(spec.definition):
+            try:
+                asl.check(spec.definition)
+            except asl.DefinitionError as error:
+                field = f"definition.{error.where}" if error.where else "definition"
+                raise InvalidSpecError([Problem(field, error.rule)]) from None
 
     async def create_workflow(self, spec: WorkflowSpec) -> CreateWorkflowResult:
         """Store the definition; the same spec again changes nothing, a new one replaces it."""
@@ -158,11 +190,16 @@ class MockProvider:
 
     def _start(self, execution_id: str, workflow: _Workflow, input: ExecutionInput) -> _Execution:
         now = self._clock()
-        behavior = self._behaviors.get(workflow.spec.workflow_id) or (
+        scripted = self._behaviors.get(workflow.spec.workflow_id) or (
             MockBehavior.from_provider_config(workflow.spec.provider_config)
             if workflow.spec.provider_config
-            else self._default
+            else None
         )
+        output: tuple[JsonValue] | None = None
+        if scripted is None and _is_asl(workflow.spec.definition):
+            behavior, output = _asl_outcome(workflow.spec.definition, input)
+        else:
+            behavior = scripted or self._default
         pending = behavior.outcome == "stay_pending"
         execution = _Execution(
             execution_id=execution_id,
@@ -173,6 +210,7 @@ class MockProvider:
             start_time=now,
             state=ExecutionState.PENDING if pending else ExecutionState.RUNNING,
             history=[ExecutionEvent(timestamp=now, type="ExecutionStarted")],
+            asl_output=output,
         )
         self._executions[execution_id] = execution
         self._advance(execution, poll=False)
@@ -193,6 +231,8 @@ class MockProvider:
         if state is ExecutionState.SUCCEEDED:
             behavior_output = execution.behavior.output
             execution.output = execution.input.input if behavior_output is None else behavior_output
+            if execution.asl_output is not None:
+                execution.output = execution.asl_output[0]
         execution.history.append(
             ExecutionEvent(timestamp=now, type=_EVENT[state], details=details or {})
         )
