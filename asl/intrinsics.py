@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._exceptions import StatesError
-from .paths import read
+from .paths import parse, read
 
-__all__ = ["FUNCTIONS", "Randomness", "evaluate", "is_intrinsic"]
+__all__ = ["FUNCTIONS", "Randomness", "check_call", "evaluate", "is_intrinsic"]
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -127,6 +127,25 @@ def _call(tokens: list[tuple[str, str]], text: str) -> tuple[_Call, list[tuple[s
             raise _fail(f"{text!r}: expected , or ) after an argument")
         rest = rest[1:]
     raise _fail(f"{text!r} is missing a closing parenthesis")
+
+
+def check_call(text: str) -> None:
+    """Refuse (`ValueError`, naming the rule) a call that does not parse, names a function
+    that does not exist, or passes a path that is not a reference path."""
+
+    def walk(call: _Call) -> None:
+        if call.name not in FUNCTIONS:
+            raise ValueError(f"{call.name} is not an intrinsic function")
+        for arg in call.args:
+            if isinstance(arg, _Call):
+                walk(arg)
+            elif isinstance(arg, _Path):
+                parse(arg.path)
+
+    try:
+        walk(_parse(text))
+    except StatesError as error:
+        raise ValueError(error.cause) from None
 
 
 def evaluate(

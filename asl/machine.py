@@ -8,6 +8,7 @@ import copy
 from typing import Any
 
 from ._exceptions import DefinitionError, StatesError
+from .checks import check_state_paths
 from .choice import matches
 from .dataflow import effective_input, state_output
 from .intrinsics import Randomness
@@ -24,7 +25,8 @@ MAX_TRANSITIONS = 25_000
 def check(definition: Any) -> None:
     """Refuse (`DefinitionError`) a definition this runner cannot run as the specification
     says: no `StartAt` / `States`, a `Next` or `Default` to a state that is not there, a state
-    with neither `Next` nor `End`, an unsupported state type or query language."""
+    with neither `Next` nor `End`, an unsupported state type or query language, a path or an
+    intrinsic call that is not well-formed."""
     if not isinstance(definition, dict) or not isinstance(definition.get("States"), dict):
         raise DefinitionError("", "a state machine has States (an object)")
     if definition.get("QueryLanguage", "JSONPath") != "JSONPath":
@@ -48,6 +50,7 @@ def check(definition: Any) -> None:
             raise DefinitionError(where, "needs Next or End: true")
         if kind == "Choice" and not state.get("Choices"):
             raise DefinitionError(where, "a Choice state needs Choices")
+        check_state_paths(where, state)
 
 
 def _context(execution_input: Any, name: str, state: str) -> dict[str, Any]:

@@ -263,3 +263,32 @@ def test_a_definition_it_cannot_run_is_refused_naming_the_state(
 def test_jsonata_is_refused_not_half_run() -> None:
     with pytest.raises(DefinitionError, match="only JSONPath is supported"):
         check({"QueryLanguage": "JSONata", "StartAt": "A", "States": _pass()})
+
+
+@pytest.mark.parametrize(
+    ("state", "field", "rule"),
+    [
+        ({"InputPath": "$.items[*]"}, "States.A.InputPath", "is not a reference path"),
+        ({"ResultPath": "$$.Execution"}, "States.A.ResultPath", "cannot write to the context"),
+        ({"Parameters": {"a": {"b.$": "tenant"}}}, "States.A.Parameters.a.b.$", "starts with $"),
+        ({"Parameters": {"x.$": "States.Nope(1)"}}, "States.A.Parameters.x.$", "not an intrinsic"),
+        ({"Parameters": {"x.$": "States.Format('{}'"}}, "States.A.Parameters.x.$", "parenthesis"),
+        ({"ResultSelector": [{"y.$": "$..z"}]}, "States.A.ResultSelector[0].y.$", "reference"),
+    ],
+)
+def test_a_bad_path_or_call_is_refused_at_check_naming_the_field(
+    state: dict[str, Any], field: str, rule: str
+) -> None:
+    with pytest.raises(DefinitionError) as refused:
+        check({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True, **state}}})
+    assert refused.value.where == field
+    assert rule in refused.value.rule
+
+
+def test_a_bad_choice_path_is_refused_naming_the_rule() -> None:
+    states = _choice(
+        {"And": [{"Variable": "$.a", "IsPresent": True}, {"Variable": "$.b[?(@)]", "IsNull": True}]}
+    )
+    with pytest.raises(DefinitionError) as refused:
+        check({"StartAt": "Decide", "States": states})
+    assert refused.value.where == "States.Decide.Choices[0].And[1].Variable"
