@@ -26,6 +26,7 @@ __all__ = [
     "Marker",
     "Path",
     "dotted",
+    "is_env_value",
     "key_ids",
     "marker_of",
     "mask_secrets",
@@ -42,6 +43,12 @@ _REFERENCE = re.compile(r"^[a-z][a-z0-9+.-]*:.+$", re.DOTALL)
 
 Marker = Literal["$secret", "$secret_ref", "$sealed"]
 Path = tuple[str | int, ...]
+
+
+def is_env_value(path: Path, *, env: Path = ENV_PATH) -> bool:
+    """Whether `path` names one value of the `env` object at `env` (by default, an input's
+    `desired_config.env`)."""
+    return len(path) == len(env) + 1 and path[:-1] == env
 
 
 def dotted(path: Path) -> str:
@@ -114,7 +121,7 @@ def seal_secrets(document: JsonValue, *, keyring: Keyring | None, execution: str
             return sealed(path, value[SECRET])  # type: ignore[index,call-overload]
         if marker is not None:
             return value
-        if len(path) == len(ENV_PATH) + 1 and path[:-1] == ENV_PATH:
+        if is_env_value(path):
             return sealed(path, value)
         return DESCEND
 
@@ -132,7 +139,7 @@ def mask_secrets(document: JsonValue) -> JsonValue:
             return REDACTED
         if marker == SECRET_REF:
             return value
-        if marker is not None or (len(path) == len(ENV_PATH) + 1 and path[:-1] == ENV_PATH):
+        if marker is not None or is_env_value(path):
             return REDACTED
         return DESCEND
 

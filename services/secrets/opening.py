@@ -30,6 +30,7 @@ from sealing import (
     Path,
     SealingError,
     dotted,
+    is_env_value,
     marker_of,
     open_envelope,
     seal,
@@ -80,16 +81,12 @@ def _names_the_keyring(reference: str) -> bool:
     )
 
 
-def _is_env(path: Path) -> bool:
-    return len(path) == 2 and path[0] == "env"
-
-
 def secret_paths(config: JsonValue) -> list[Path]:
     """Where the secrets of `config` sit: each marker, and every `env` value."""
     found: list[Path] = []
 
     def change(path: Path, value: JsonValue) -> object:
-        if marker_of(value, path) is not None or _is_env(path):
+        if marker_of(value, path) is not None or is_env_value(path, env=("env",)):
             found.append(path)
             return value
         return DESCEND
@@ -144,6 +141,11 @@ class RunSecrets:
         """Whether the request holds any secret at all."""
         return bool(self.paths)
 
+    def _paths_in(self, config: dict[str, JsonValue]) -> list[Path]:
+        """Where `config` holds a secret: where the request's config does (a backend reports
+        back the same fields), and every value of its own `env`, once each."""
+        return list(dict.fromkeys([*self.paths, *secret_paths({"env": config.get("env")})]))
+
     def _binding(self, root: str, path: Path) -> Binding:
         return Binding(self.tenant_id, self.execution, dotted((root, *path)))
 
@@ -164,8 +166,7 @@ class RunSecrets:
 
     def masked(self, config: dict[str, JsonValue]) -> dict[str, JsonValue]:
         """`config` as it may be shown (plan, result, status): every secret `***`."""
-        paths = [*self.paths, *secret_paths({"env": config.get("env")})]
-        return _replaced(config, paths, lambda _path, _value: REDACTED)
+        return _replaced(config, self._paths_in(config), lambda _path, _value: REDACTED)
 
     async def reveal(
         self, config: dict[str, JsonValue], *, root: str = "desired_config"
@@ -173,9 +174,9 @@ class RunSecrets:
         """`config` with every secret opened (call inside a step only). A secret that cannot
         be opened raises `SecretUnavailableError`, before anything is handed to compute."""
         opened: dict[Path, JsonValue] = {}
-        for path in [*self.paths, *secret_paths({"env": config.get("env")})]:
+        for path in self._paths_in(config):
             present, value = _get(config, path)
-            if present and path not in opened:
+            if present:
                 opened[path] = await self._open(root, path, value)
         return _replaced(config, list(opened), lambda path, _value: opened[path])
 
@@ -225,8 +226,7 @@ class RunSecrets:
                 return REDACTED
             return seal(value, keyring=keyring, binding=self._binding(root, path))
 
-        paths = [*self.paths, *secret_paths({"env": state.config.get("env")})]
-        present = [p for p in dict.fromkeys(paths) if _get(state.config, p)[0]]
+        present = [p for p in self._paths_in(state.config) if _get(state.config, p)[0]]
         config = _replaced(state.config, present, hidden)
         return state.model_copy(update={"config": config})
 
@@ -243,21 +243,20 @@ class RunSecrets:
         try:
             return await action(plain)
         except Exception as error:
-            scrubbed = _scrub(str(error), plain, self.paths)
+            scrubbed = self._scrub(str(error), plain)
             if scrubbed == str(error):
                 raise
             if isinstance(error, ComputeRejectedError):
                 raise ComputeRejectedError(scrubbed) from None
             raise RuntimeError(scrubbed) from None
 
-
-def _scrub(message: str, plain: dict[str, JsonValue], paths: list[Path]) -> str:
-    """`message` with each secret value of `plain` replaced by `***`."""
-    for path in [*paths, *secret_paths({"env": plain.get("env")})]:
-        present, value = _get(plain, path)
-        if not present:
-            continue
-        text = value if isinstance(value, str) else json.dumps(value)
-        if len(text) >= _MIN_SCRUBBED:
-            message = message.replace(text, REDACTED)
-    return message
+    def _scrub(self, message: str, plain: dict[str, JsonValue]) -> str:
+        """`message` with each secret value of `plain` replaced by `***`."""
+        for path in self._paths_in(plain):
+            present, value = _get(plain, path)
+            if not present:
+                continue
+            text = value if isinstance(value, str) else json.dumps(value)
+            if len(text) >= _MIN_SCRUBBED:
+                message = message.replace(text, REDACTED)
+        return message
