@@ -21,18 +21,23 @@ _IN_FLIGHT_JOURNALS = (
 
 
 def _documents(value: Any) -> Iterator[Any]:
-    """`value` and every JSON document carried inside it as bytes (a list of byte values) or
-    as text, the way a journal entry holds payloads."""
+    """`value`, and every JSON document carried inside it as bytes (a list of byte values) or
+    as text, the way a journal entry holds payloads: each to be searched once, whole."""
     yield value
+    yield from _carried(value)
+
+
+def _carried(value: Any) -> Iterator[Any]:
+    """The documents `value` carries as bytes or text, at any depth."""
     if isinstance(value, dict):
         for item in value.values():
-            yield from _documents(item)
+            yield from _carried(item)
     elif isinstance(value, list):
         if value and all(isinstance(b, int) and 0 <= b <= 255 for b in value):
             yield from _parsed(bytes(value))
         else:
             for item in value:
-                yield from _documents(item)
+                yield from _carried(item)
     elif isinstance(value, str) and "$sealed" in value:
         yield from _parsed(value.encode())
 
