@@ -2,8 +2,8 @@
 #
 # - the services image (the default, last stage): the tenant workflows (`services.app:app`) under
 #   hypercorn, HTTP/2 cleartext on port 9080 with the production limits (`python -m services`).
-#   It holds `services`, `telemetry` and `sealing` and only what serving needs: no control-plane CLI, no
-#   boto3, no docker library.
+#   It holds `services`, `telemetry`, `sealing` and `asl` and only what serving needs: no
+#   control-plane CLI, no boto3, no docker library.
 #     docker build -t landlord-restate-services:0.1.0 .
 #   The `docker` and `ecs` compute backends load their library only when a tenant asks for one;
 #   to offer them, add their extras: docker build --build-arg EXTRAS=docker,ecs .
@@ -30,12 +30,13 @@ RUN for extra in $(echo "$EXTRAS" | tr ',' ' '); do \
     done \
  && /opt/landlord/bin/pip install --quiet ".${EXTRAS:+[$EXTRAS]}" \
  && /opt/landlord/bin/pip uninstall --quiet --yes landlord-restate
-# Only the packages serving imports: the wheel built here holds services, telemetry and sealing,
-# and the console script it would add (`landlord-restate`, the CLI) is removed, as its code is
-# absent.
+# Only the packages serving imports: the wheel built here holds services, telemetry, sealing
+# and asl, and the console script it would add (`landlord-restate`, the CLI) is removed, as its
+# code is absent.
 COPY services ./services
 COPY telemetry ./telemetry
 COPY sealing ./sealing
+COPY asl ./asl
 # pip and setuptools only build the virtualenv (a quarter of it): the image does not keep them.
 RUN /opt/landlord/bin/pip install --quiet --no-deps . \
  && rm /opt/landlord/bin/landlord-restate \

@@ -4,24 +4,15 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from ._exceptions import StatesError
 from .paths import read
+from .timestamps import parse_timestamp
 
 __all__ = ["COMPARISONS", "TESTS", "matches"]
 
 _MISSING = object()
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _string_matches(value: Any, pattern: Any) -> bool:
@@ -39,13 +30,13 @@ def _kind(value: Any, kind: str) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "Boolean":
         return isinstance(value, bool)
-    return _timestamp(value) is not None
+    return parse_timestamp(value) is not None
 
 
 def _compare(kind: str, op: str, left: Any, right: Any) -> bool:
     """`left op right` for values of `kind`; a value of another type never matches."""
     if kind == "Timestamp":
-        left, right = _timestamp(left), _timestamp(right)
+        left, right = parse_timestamp(left), parse_timestamp(right)
         if left is None or right is None:
             return False
     elif not (_kind(left, kind) and _kind(right, kind)):

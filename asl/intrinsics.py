@@ -19,7 +19,14 @@ from typing import Any, Protocol
 from ._exceptions import StatesError
 from .paths import parse, read
 
-__all__ = ["FUNCTIONS", "Randomness", "check_call", "evaluate", "is_intrinsic"]
+__all__ = [
+    "FUNCTIONS",
+    "Randomness",
+    "check_call",
+    "evaluate",
+    "is_intrinsic",
+    "system_randomness",
+]
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -52,6 +59,11 @@ class _System:
 
     def randint(self, start: int, end: int) -> int:
         return random.randrange(start, end)  # noqa: S311 - not for security
+
+
+def system_randomness() -> Randomness:
+    """Randomness from the system (for a runtime that need not replay)."""
+    return _System()
 
 
 def is_intrinsic(text: object) -> bool:

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import ValidationError
 
+import asl
 from services.contract import MAX_INPUT_BYTES, TENANT_ID_PATTERN, problems_from
 
-from ._exceptions import InvalidSpecError
+from ._exceptions import InvalidSpecError, Problem
 
 __all__ = [
     "EXECUTION_NAME_PATTERN",
@@ -17,6 +19,7 @@ __all__ = [
     "PROVIDER_NAME_PATTERN",
     "TENANT_ID_PATTERN",
     "WORKFLOW_ID_PATTERN",
+    "asl_problems",
     "invalid_spec_from",
     "problems_from",
     "validate_execution_id",
@@ -33,6 +36,17 @@ _EXECUTION_ID_MAX = 512
 def invalid_spec_from(error: ValidationError, *, subject: str) -> InvalidSpecError:
     """An `InvalidSpecError` listing every problem in a pydantic `ValidationError`."""
     return InvalidSpecError(problems_from(error), subject=subject)
+
+
+def asl_problems(
+    definition: Any, *, resources: bool = True, jsonata: bool = False
+) -> list[Problem]:
+    """What breaks the specification in an ASL definition, each problem named
+    `definition.<field>` (see `asl.problems` for the options)."""
+    return [
+        Problem(f"definition.{found.where}".rstrip("."), found.rule)
+        for found in asl.problems(definition, resources=resources, jsonata=jsonata)
+    ]
 
 
 def validate_workflow_id(workflow_id: object) -> str:

@@ -11,7 +11,14 @@ from sealing import KeyringError
 from .logs import configure
 from .secrets import services_keyring
 from .settings import ENV_PREFIX, ServicesConfigError, ServicesSettings, load_services_settings
-from .workflows import execution_deadline, tenant_lock, tenant_provisioning, workflow_definitions
+from .workflows import (
+    execution_deadline,
+    state_machine,
+    state_machine_branch,
+    tenant_lock,
+    tenant_provisioning,
+    workflow_definitions,
+)
 
 __all__ = ["SERVICES", "app", "create_app"]
 
@@ -20,6 +27,8 @@ SERVICES: list[restate.Service | restate.VirtualObject | restate.Workflow] = [
     tenant_lock,
     workflow_definitions,
     execution_deadline,
+    state_machine,
+    state_machine_branch,
 ]
 
 

@@ -50,10 +50,14 @@ __all__ = [
     "LOCK_LEASE_KEY",
     "LOCK_QUEUE_KEY",
     "LOCK_SERVICE",
+    "MACHINE_KEY_SEPARATOR",
     "MAX_INPUT_BYTES",
     "REJECTED_CODE",
     "REQUEST_TOO_LARGE_CODE",
     "RETRY_POLICY_HEADER",
+    "STATE_MACHINE_BRANCH_SERVICE",
+    "STATE_MACHINE_HANDLER",
+    "STATE_MACHINE_SERVICE",
     "STATUS_HANDLER",
     "STATUS_STATE_KEY",
     "TENANT_ID_PATTERN",
@@ -64,6 +68,10 @@ __all__ = [
     "TIMEOUT_HEADER",
     "Deadline",
     "Duration",
+    "MachineEvent",
+    "MachineExecution",
+    "MachineRun",
+    "MachineStatus",
     "Operation",
     "PlannedChange",
     "PositiveDuration",
@@ -79,10 +87,14 @@ __all__ = [
     "WaitingOperation",
     "failure_text",
     "format_duration",
+    "machine_key",
     "parse_duration",
     "parse_failure",
+    "parse_states_failure",
     "problems_from",
     "refusal",
+    "split_machine_key",
+    "states_failure",
 ]
 
 # -- names ---------------------------------------------------------------------------------
@@ -435,3 +447,70 @@ class WaitingOperation(BaseModel):
 
 
 WaitingLine.model_rebuild()
+
+
+# -- state machines (Amazon States Language) ------------------------------------------------
+
+STATE_MACHINE_SERVICE = "StateMachine"
+"""The generic workflow that runs an ASL definition; keyed `<workflow id>.<execution name>`."""
+STATE_MACHINE_BRANCH_SERVICE = "StateMachineBranch"
+"""The private service that runs one `Parallel` branch or `Map` iteration of a machine."""
+STATE_MACHINE_HANDLER = "run"
+MACHINE_KEY_SEPARATOR = "."
+"""Neither a workflow id nor an execution name holds it, and a URL path may."""
+
+
+def machine_key(workflow_id: str, execution_name: str) -> str:
+    """The `StateMachine` key of one execution of an ASL workflow."""
+    return f"{workflow_id}{MACHINE_KEY_SEPARATOR}{execution_name}"
+
+
+def split_machine_key(key: str) -> tuple[str, str]:
+    """(workflow id, execution name) of a `StateMachine` key."""
+    workflow_id, _, name = key.partition(MACHINE_KEY_SEPARATOR)
+    return workflow_id, name
+
+
+def states_failure(error: str, cause: str) -> str:
+    """How a machine that failed with an ASL error says so in its terminal error."""
+    return f"{error}: {cause}" if cause else error
+
+
+def parse_states_failure(message: str) -> tuple[str, str]:
+    """(ASL error name, cause) of a machine's terminal error message."""
+    error, _, cause = message.partition(": ")
+    return error, cause
+
+
+class MachineExecution(BaseModel):
+    """What a machine's context object says of its execution (`$$.Execution…`)."""
+
+    name: str
+    start_time: str
+    input: JsonValue = None
+    state_machine: str = ""
+
+
+class MachineRun(BaseModel):
+    """A state machine run: the definition, bound to this execution when it starts (a later
+    revision never changes it), and its input; a branch also carries its execution."""
+
+    definition: dict[str, JsonValue]
+    input: JsonValue = None
+    execution: MachineExecution | None = None
+
+
+class MachineEvent(BaseModel):
+    """One history event, named as Step Functions names it (`TaskStateEntered`, …)."""
+
+    at: datetime
+    type: str
+    state: str | None = None
+    details: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class MachineStatus(BaseModel):
+    """A machine's live status: the state it is in, and its history so far."""
+
+    state: str | None = None
+    events: list[MachineEvent] = Field(default_factory=list)

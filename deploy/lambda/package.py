@@ -1,7 +1,8 @@
 """Build the AWS Lambda zip of the landlord-restate services: the packages serving imports
-(`services`, `telemetry`, `sealing`) and the distribution's own dependencies, no extras, as
-wheels for the runtime's Python version and architecture (restate-sdk is compiled). The control
-plane (`provider`, the CLI), `local_stack` and the backends' libraries (boto3, docker) stay out.
+(`services`, `telemetry`, `sealing`, `asl`) and the distribution's own dependencies, no
+extras, as wheels for the runtime's Python version and architecture (restate-sdk is
+compiled). The control plane (`provider`, the CLI), `local_stack` and the backends'
+libraries (boto3, docker) stay out.
 
 Usage: python deploy/lambda/package.py --output dist/lambda.zip [--python-version 3.12]
        [--arch arm64|x86_64] [--dry-run]
@@ -60,7 +61,7 @@ DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
 # (direct_url.json holds the path of the wheel it was installed from).
 _DIST_INFO_BLOAT = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
 # What the wheel is built from: the project's metadata and the packages serving imports.
-SERVED_PACKAGES = ("services", "telemetry", "sealing")
+SERVED_PACKAGES = ("services", "telemetry", "sealing", "asl")
 _PROJECT_FILES = ("pyproject.toml", "README.md")
 # Entries inside those packages the wheel build never needs.
 _NOT_SOURCES = shutil.ignore_patterns(".*", "__pycache__", "*.egg-info", "*.zip")

@@ -3,8 +3,10 @@
 Callers use it to test their own handling of every execution state: each workflow's
 executions follow a scripted `MockBehavior` (set in code or in the spec's `provider_config`).
 A definition written in Amazon States Language (`StartAt` + `States`) with no behaviour
-scripted runs in memory instead (the states that need no runtime: Pass, Choice, Wait,
-Succeed, Fail), its output or ASL error the execution's.
+scripted runs in memory instead, through the same interpreter the deployment runs durably
+(`asl`): its output or ASL error is the execution's, its events its history. A Wait waits no
+time; HTTP and Lambda tasks call out; `tasks` answers any resource in their place (a
+`restate:` one has no other way to run here).
 It has both optional capabilities: `wait_for_execution` really waits (woken when the execution
 ends, from any thread or event loop), and `get_execution_statuses` reads many under one lock.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,7 +29,6 @@ from .._exceptions import (
     ExecutionConflictError,
     ExecutionNotFoundError,
     InvalidSpecError,
-    Problem,
     WorkflowNotFoundError,
 )
 from ..models import (
@@ -41,6 +42,7 @@ from ..models import (
     WorkflowSpec,
     utcnow,
 )
+from ..validation import asl_problems
 from .behavior import MockBehavior
 
 __all__ = ["MockProvider"]
@@ -85,21 +87,14 @@ class _Execution:
     """What an ASL definition's run gave (a 1-tuple: its output may be null)."""
 
 
-def _is_asl(definition: dict[str, JsonValue]) -> bool:
-    """Whether a definition is an Amazon States Language state machine."""
-    return "StartAt" in definition and "States" in definition
+@dataclass
+class _MachineRun:
+    """What running an ASL definition at start came to: the behaviour (succeed, or fail with
+    the ASL error name and cause), its output, and its events."""
 
-
-def _asl_outcome(
-    definition: dict[str, JsonValue], input: ExecutionInput
-) -> tuple[MockBehavior, tuple[JsonValue] | None]:
-    """Run the state machine on the input at once: the behaviour it comes to (succeed, or
-    fail with the ASL error name and cause) and its output."""
-    try:
-        output = asl.run_in_memory(definition, input.input, name=input.execution_name)
-    except asl.StatesError as error:
-        return MockBehavior.fail(code=error.error, message=error.cause or error.error), None
-    return MockBehavior.succeed(), (output,)
+    behavior: MockBehavior
+    output: tuple[JsonValue] | None
+    events: list[ExecutionEvent]
 
 
 _Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]
@@ -116,9 +111,11 @@ class MockProvider:
         *,
         default_behavior: MockBehavior | None = None,
         clock: Callable[[], datetime] = utcnow,
+        tasks: Mapping[str, asl.TaskHandler] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._clock = clock
+        self._tasks = dict(tasks or {})
         self._default = default_behavior or MockBehavior()
         self._behaviors: dict[str, MockBehavior] = {}
         self._workflows: dict[str, _Workflow] = {}
@@ -134,12 +131,8 @@ class MockProvider:
         """`provider_config` must describe a valid behaviour, and an ASL definition must be
         one the in-memory runner can run as the specification says."""
         MockBehavior.from_provider_config(spec.provider_config)
-        if _is_asl(spec.definition):
-            try:
-                asl.check(spec.definition)
-            except asl.DefinitionError as error:
-                field = f"definition.{error.where}" if error.where else "definition"
-                raise InvalidSpecError([Problem(field, error.rule)]) from None
+        if asl.is_state_machine(spec.definition) and (found := asl_problems(spec.definition)):
+            raise InvalidSpecError(found)
 
     async def create_workflow(self, spec: WorkflowSpec) -> CreateWorkflowResult:
         """Store the definition; the same spec again changes nothing, a new one replaces it."""
@@ -167,6 +160,10 @@ class MockProvider:
         execution_id = f"{workflow_id}:{input.execution_name}"
         with self._lock:
             workflow = self._workflows.get(workflow_id)
+            fresh = execution_id not in self._executions
+        machine = await self._run_machine(workflow, input) if workflow and fresh else None
+        with self._lock:
+            workflow = self._workflows.get(workflow_id)
             if workflow is None:
                 raise WorkflowNotFoundError(workflow_id)
             execution = self._executions.get(execution_id)
@@ -177,7 +174,7 @@ class MockProvider:
                     )
                 message = "already started"
             else:
-                execution = self._start(execution_id, workflow, input)
+                execution = self._start(execution_id, workflow, input, machine)
                 message = "started"
             return ExecutionResult(
                 execution_id=execution_id,
@@ -188,18 +185,46 @@ class MockProvider:
                 message=message,
             )
 
-    def _start(self, execution_id: str, workflow: _Workflow, input: ExecutionInput) -> _Execution:
-        now = self._clock()
-        scripted = self._behaviors.get(workflow.spec.workflow_id) or (
+    def _scripted(self, workflow: _Workflow) -> MockBehavior | None:
+        return self._behaviors.get(workflow.spec.workflow_id) or (
             MockBehavior.from_provider_config(workflow.spec.provider_config)
             if workflow.spec.provider_config
             else None
         )
-        output: tuple[JsonValue] | None = None
-        if scripted is None and _is_asl(workflow.spec.definition):
-            behavior, output = _asl_outcome(workflow.spec.definition, input)
+
+    async def _run_machine(self, workflow: _Workflow, input: ExecutionInput) -> _MachineRun | None:
+        """Run the workflow's ASL definition on the input at once, when it has one and no
+        behaviour is scripted."""
+        definition = workflow.spec.definition
+        if not asl.is_state_machine(definition) or self._scripted(workflow) is not None:
+            return None
+        runtime = asl.MemoryRuntime(tasks=self._tasks, clock=self._clock)
+        try:
+            output = await asl.run_in_memory(
+                definition, input.input, name=input.execution_name, runtime=runtime
+            )
+        except asl.StatesError as error:
+            behavior = MockBehavior.fail(code=error.error, message=error.cause or error.error)
+            result = None
         else:
-            behavior = scripted or self._default
+            behavior, result = MockBehavior.succeed(), (output,)
+        events = [
+            ExecutionEvent(
+                timestamp=event.at, type=event.type, details={"state": event.state, **event.details}
+            )
+            for event in runtime.events
+        ]
+        return _MachineRun(behavior, result, events)
+
+    def _start(
+        self,
+        execution_id: str,
+        workflow: _Workflow,
+        input: ExecutionInput,
+        machine: _MachineRun | None,
+    ) -> _Execution:
+        now = self._clock()
+        behavior = machine.behavior if machine else self._scripted(workflow) or self._default
         pending = behavior.outcome == "stay_pending"
         execution = _Execution(
             execution_id=execution_id,
@@ -209,8 +234,11 @@ class MockProvider:
             deadline=now + (workflow.spec.timeout or DEFAULT_TIMEOUT),
             start_time=now,
             state=ExecutionState.PENDING if pending else ExecutionState.RUNNING,
-            history=[ExecutionEvent(timestamp=now, type="ExecutionStarted")],
-            asl_output=output,
+            history=[
+                ExecutionEvent(timestamp=now, type="ExecutionStarted"),
+                *(machine.events if machine else []),
+            ],
+            asl_output=machine.output if machine else None,
         )
         self._executions[execution_id] = execution
         self._advance(execution, poll=False)

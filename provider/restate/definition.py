@@ -1,5 +1,7 @@
 """What a `restate` workflow spec's `definition` says: which service and handler to run, and
-which deployment serves them (an HTTP URI, or a Lambda version ARN)."""
+which deployment serves them (an HTTP URI, or a Lambda version ARN); or, for a definition
+written in Amazon States Language (`StartAt` + `States`), the state machine the deployment's
+`StateMachine` workflow runs."""
 
 from __future__ import annotations
 
@@ -7,8 +9,11 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
+import asl
+from services.contract import STATE_MACHINE_HANDLER, STATE_MACHINE_SERVICE
+
 from .._exceptions import InvalidSpecError, Problem
-from ..validation import problems_from
+from ..validation import asl_problems, problems_from
 from .names import HANDLER_NAME, SERVICE_NAME
 
 __all__ = ["Deployment", "RestateDefinition"]
@@ -43,10 +48,21 @@ class RestateDefinition(BaseModel):
     pass_policy: bool = True
     """The handler is handed the spec's timeout and retry policy (as start headers) and ends
     itself by that timeout; the watchdog then waits a grace longer before it cancels."""
+    machine: dict[str, JsonValue] | None = None
+    """The ASL state machine `StateMachine` runs (None: the definition names a handler)."""
 
     @classmethod
     def parse(cls, definition: dict[str, JsonValue]) -> RestateDefinition:
         """Read a spec's definition; every problem is named as `definition.<field>`."""
+        if asl.is_state_machine(definition):
+            if found := asl_problems(definition):
+                raise InvalidSpecError(found)
+            return cls(
+                service=STATE_MACHINE_SERVICE,
+                handler=STATE_MACHINE_HANDLER,
+                pass_policy=False,
+                machine=definition,
+            )
         try:
             return cls.model_validate(definition)
         except ValidationError as error:

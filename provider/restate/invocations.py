@@ -164,13 +164,22 @@ class Invocations:
         return found
 
     async def of_handler(
-        self, service: str, handler: str, *, state: ExecutionState | None, limit: int
+        self,
+        service: str,
+        handler: str,
+        *,
+        state: ExecutionState | None,
+        limit: int,
+        key_prefix: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The rows of one handler's invocations, newest first, optionally in one state."""
+        """The rows of one handler's invocations, newest first, optionally in one state or
+        only those whose key starts with `key_prefix`."""
         where = (
             f"target_service_name = {sql_string(service)} "
             f"AND target_handler_name = {sql_string(handler)}"
         )
+        if key_prefix is not None:
+            where += f" AND starts_with(target_service_key, {sql_string(key_prefix)})"
         if state is not None:
             where += f" AND {_STATE_FILTERS[state]}"
         return await self.admin.query(

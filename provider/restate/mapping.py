@@ -11,7 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.contract import CANCELLED_CODE, TIMED_OUT_CODE, parse_failure
+from services.contract import (
+    CANCELLED_CODE,
+    STATE_MACHINE_SERVICE,
+    TIMED_OUT_CODE,
+    parse_failure,
+    parse_states_failure,
+)
 
 from ..models import ExecutionError, ExecutionState
 
@@ -37,13 +43,15 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def completion_error(row: dict[str, Any]) -> ExecutionError | None:
-    """The terminal error of a failed invocation: its code and message."""
+    """The terminal error of a failed invocation: its code and message (for a state machine
+    that failed on an ASL error, the error's name and its cause)."""
     if row.get("status") != "completed" or row.get("completion_result") != "failure":
         return None
     code, message = parse_failure(str(row.get("completion_failure") or ""))
-    return ExecutionError(
-        code=str(code), message=message, failed_at=parse_time(row.get("completed_at"))
-    )
+    name = str(code)
+    if row.get("target_service_name") == STATE_MACHINE_SERVICE and code == 500:
+        name, message = parse_states_failure(message)
+    return ExecutionError(code=name, message=message, failed_at=parse_time(row.get("completed_at")))
 
 
 def state_of(row: dict[str, Any]) -> tuple[ExecutionState, str]:

@@ -1,6 +1,7 @@
 """A workflow's own live progress: phase, current step, steps done / total and its events,
 read from the `TenantStatus` it keeps in its state (the contract's `STATUS_STATE_KEY`) when it
-has a `status` handler. Read through the admin API's SQL, so a poll starts no invocation."""
+has a `status` handler; for a state machine, the state it is in and its history (its
+`MachineStatus`). Read through the admin API's SQL, so a poll starts no invocation."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from typing import Any
 
 from pydantic import JsonValue, ValidationError
 
-from services.contract import STATUS_HANDLER, STATUS_STATE_KEY, TenantStatus
+from services.contract import (
+    STATE_MACHINE_SERVICE,
+    STATUS_HANDLER,
+    STATUS_STATE_KEY,
+    MachineStatus,
+    TenantStatus,
+)
 
 from ..models import ExecutionEvent
 from .admin import AdminApi, sql_string
@@ -41,6 +48,22 @@ def _progress_of(value: str) -> Progress:
         for event in live.events
     ]
     return progress, events
+
+
+def _machine_progress_of(value: str) -> Progress:
+    try:
+        live = MachineStatus.model_validate(json.loads(value) or {})
+    except (ValueError, ValidationError):
+        return {}, []
+    events = [
+        ExecutionEvent(
+            timestamp=event.at.astimezone(UTC),
+            type=event.type,
+            details={"state": event.state, **event.details},
+        )
+        for event in live.events
+    ]
+    return {"state": live.state}, events
 
 
 class LiveProgress:
@@ -73,6 +96,7 @@ class LiveProgress:
         for service, ids_by_key in keys.items():
             if not await self._reports_progress(service):
                 continue
+            read = _machine_progress_of if service == STATE_MACHINE_SERVICE else _progress_of
             listed = ", ".join(sql_string(key) for key in ids_by_key)
             states = await self.admin.query(
                 f"SELECT service_key, value_utf8 FROM state WHERE service_name = "
@@ -82,5 +106,5 @@ class LiveProgress:
             for state in states:
                 invocation_id = ids_by_key.get(str(state["service_key"]))
                 if invocation_id is not None and state.get("value_utf8"):
-                    found[invocation_id] = _progress_of(str(state["value_utf8"]))
+                    found[invocation_id] = read(str(state["value_utf8"]))
         return found

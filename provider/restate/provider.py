@@ -2,9 +2,10 @@
 
 create → register the deployment (re-discovering only when its code changed) and store the
 spec in the `WorkflowDefinitions` object; start → `send` to the workflow keyed by the
-execution name, and its deadline delayed by its timeout; status (one, many, or waited for
-with attach) → `statuses` (finished ones remembered, the rest batched SQL); stop → graceful
-cancel; delete → drop the spec and close the service to new runs.
+execution name (an ASL definition: to `StateMachine`, keyed `<workflow id>.<name>`, the
+definition bound to the execution), and its deadline delayed by its timeout; status (one,
+many, or waited for with attach) → `statuses` (finished ones remembered, the rest batched
+SQL); stop → graceful cancel; delete → drop the spec and close the service to new runs.
 
 Longer than most modules on purpose: it is the interface's operations, each composed of the
 pieces beside it (`definition_store`, `deployments`, `invocations`, `statuses`, `progress`,
@@ -32,7 +33,9 @@ from services.contract import (
     RETRY_POLICY_HEADER,
     TENANT_WORKFLOW_ID,
     TIMEOUT_HEADER,
+    MachineRun,
     format_duration,
+    machine_key,
 )
 from telemetry.logs import get_logger
 
@@ -232,7 +235,7 @@ class RestateProvider:
         definition = RestateDefinition.parse(spec.definition)
         service = self._service(spec, definition)
         owner = (await self._owners()).get(service, spec.workflow_id)
-        if owner != spec.workflow_id:
+        if owner != spec.workflow_id and definition.machine is None:  # machines share one
             raise InvalidSpecError.single(
                 "definition.service", f"{service!r} already runs workflow {owner!r}"
             )
@@ -310,14 +313,19 @@ class RestateProvider:
     async def _checked_body(
         self, definition: RestateDefinition, service: str, document: JsonValue
     ) -> bytes:
-        """The input as sent, refused (`InvalidSpecError`) before anything is sent when it is
-        over the size limit or breaks the handler's published input schema."""
+        """The body to send, refused (`InvalidSpecError`) before anything is sent when the
+        input is over the size limit or breaks the handler's published input schema. For a
+        state machine the body is the `MachineRun`: the definition and the input."""
         body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
         if len(body) > MAX_INPUT_BYTES:
             raise InvalidSpecError.single(
                 "input",
                 f"is {len(body)} bytes as sent; the limit is {MAX_INPUT_BYTES}",
                 subject="execution input",
+            )
+        if definition.machine is not None:
+            return (
+                MachineRun(definition=definition.machine, input=document).model_dump_json().encode()
             )
         (await self._input_schema(service, definition.handler)).check(json.loads(body))
         return body
@@ -330,11 +338,14 @@ class RestateProvider:
         spec, definition, service = await self._spec_of(workflow_id)
         body = await self._checked_body(definition, service, sealed)
         digest = self.secrets.digest(input.input, sealed)
+        key = input.execution_name
+        if definition.machine is not None:
+            key = machine_key(workflow_id, key)
         try:
             sent = await self.ingress.send(
                 workflow_id,
                 service,
-                input.execution_name,
+                key,
                 definition.handler,
                 body,
                 headers={INPUT_DIGEST_HEADER: digest, **self._policy_headers(spec, definition)},
@@ -368,8 +379,12 @@ class RestateProvider:
 
     def _deadline(self, spec: WorkflowSpec, definition: RestateDefinition) -> timedelta:
         """When Restate is to cancel the execution: the spec's timeout; for a handler that was
-        handed the timeout (and so should end itself first), a grace later."""
+        handed the timeout (and so should end itself first), a grace later. A state machine's
+        own `TimeoutSeconds` can only shorten it."""
         timeout = spec.timeout or self.settings.timeout
+        if definition.machine is not None and "TimeoutSeconds" in definition.machine:
+            own = timedelta(seconds=float(definition.machine["TimeoutSeconds"]))  # type: ignore[arg-type]
+            timeout = min(timeout, own)
         return timeout + self.settings.deadline_grace if definition.pass_policy else timeout
 
     async def _arm_deadline(self, invocation_id: str, after: timedelta) -> None:
@@ -443,7 +458,11 @@ class RestateProvider:
         batch status reads for them (finished ones come from memory)."""
         _, definition, service = await self._spec_of(workflow_id)
         rows = await self.invocations.of_handler(
-            service, definition.handler, state=state, limit=limit
+            service,
+            definition.handler,
+            state=state,
+            limit=limit,
+            key_prefix=machine_key(workflow_id, "") if definition.machine is not None else None,
         )
         return await self.statuses.of_rows(rows)
 

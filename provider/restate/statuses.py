@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from sealing import mask_secrets
-from services.contract import TIMED_OUT_CODE
+from services.contract import STATE_MACHINE_SERVICE, TIMED_OUT_CODE, split_machine_key
 
 from ..models import ExecutionError, ExecutionState, ExecutionStatus
 from .ingress import IngressApi
@@ -36,6 +36,17 @@ WorkflowsOf = Callable[[set[str]], Awaitable[dict[str, str]]]
 """The landlord workflow id of each Restate service named (looked up when not known yet)."""
 
 
+def _is_machine(row: dict[str, Any]) -> bool:
+    return row.get("target_service_name") == STATE_MACHINE_SERVICE
+
+
+def _input_of(row: dict[str, Any], payload: JsonValue) -> JsonValue:
+    """The execution's input: for a state machine, the input its `MachineRun` carries."""
+    if _is_machine(row) and isinstance(payload, dict):
+        return payload.get("input")
+    return payload
+
+
 def summary(
     row: dict[str, Any], *, workflow_id: str, provider_type: str, deadline: str | None = None
 ) -> ExecutionStatus:
@@ -43,6 +54,9 @@ def summary(
     timeout after which its `ExecutionDeadline` cancelled it (it timed out)."""
     state, sub_state = state_of(row)
     error = completion_error(row)
+    name = row.get("target_service_key")
+    if _is_machine(row):  # keyed <workflow id>.<execution name>
+        workflow_id, name = split_machine_key(str(name))
     if deadline is not None:
         state = ExecutionState.TIMED_OUT
         error = ExecutionError(
@@ -63,7 +77,7 @@ def summary(
             "retry_count": row.get("retry_count", 0),
             "last_failure": row.get("last_failure"),
             "next_retry_at": row.get("next_retry_at"),
-            "execution_name": row.get("target_service_key"),
+            "execution_name": name,
             "deployment_id": row.get("pinned_deployment_id"),
         },
     )
@@ -124,7 +138,9 @@ class Statuses:
             self.progress.of(changed) if changed else _nothing(),
             self.invocations.deadlines_fired(ended),
             self._outputs(ended),
-            self._workflows_of({str(row.get("target_service_name")) for row in fresh}),
+            self._workflows_of(
+                {str(row.get("target_service_name")) for row in fresh if not _is_machine(row)}
+            ),
         )
         statuses = []
         for row in rows:
@@ -145,18 +161,17 @@ class Statuses:
             assert seen is not None  # unchanged means seen before
             status = summary(
                 row,
-                workflow_id=workflows[str(row.get("target_service_name"))],
+                workflow_id=workflows.get(str(row.get("target_service_name")), ""),
                 provider_type=self._provider_type,
                 deadline=deadlines.get(invocation_id),
             )
             fields, events = seen.progress
+            commands = [] if _is_machine(row) else seen.journal.events  # its own history says more
             status = status.model_copy(
                 update={
-                    "input": mask_secrets(seen.journal.payload),
+                    "input": mask_secrets(_input_of(row, seen.journal.payload)),
                     "output": mask_secrets(outputs.get(invocation_id)),
-                    "history": sorted(
-                        [*seen.journal.events, *events], key=lambda event: event.timestamp
-                    ),
+                    "history": sorted([*commands, *events], key=lambda event: event.timestamp),
                     "metadata": {**status.metadata, "progress": fields}
                     if fields
                     else status.metadata,

@@ -66,8 +66,7 @@ from ..models import (
     utcnow,
 )
 from ..polling import poll_until
-from ..validation import validate_execution_id, validate_workflow_id
-from .asl import check_definition
+from ..validation import asl_problems, validate_execution_id, validate_workflow_id
 from .errors import error_code, translate
 from .mapping import STATUS_FILTER, decode_json, error_of, events_of, state_of, utc
 from .names import (
@@ -270,7 +269,7 @@ class StepFunctionsProvider:
             Problem(f"provider_config.{key}", "is not a step-functions provider setting")
             for key in spec.provider_config or {}
         )
-        problems.extend(check_definition(spec.definition))
+        problems.extend(asl_problems(spec.definition, resources=False, jsonata=True))
         if len(_document(self._definition(spec))) > MAX_DEFINITION_CHARS:
             problems.append(
                 Problem("definition", f"is longer than Step Functions' {MAX_DEFINITION_CHARS}")

@@ -38,6 +38,7 @@ from ..contract import (
 )
 from ..secrets import RunSecrets
 from ..settings import services_settings
+from .retries import INVOCATION_RETRIES
 from .tenant import STATUS_KEY, TenantOperation
 
 __all__ = [
@@ -56,16 +57,7 @@ tenant_provisioning = restate.Workflow(
     TENANT_SERVICE,
     description="Plans, provisions, updates and deletes one tenant's compute, as a saga.",
     journal_retention=services_settings().retention,
-    # Retries here only cover the services being unreachable or crashing: steps bound their
-    # own retries, and handler defects end terminally. Past this the invocation pauses, which
-    # the provider reports as needing an operator, rather than looping for days.
-    invocation_retry_policy=restate.InvocationRetryPolicy(
-        initial_interval=timedelta(milliseconds=500),
-        exponentiation_factor=2.0,
-        max_interval=timedelta(seconds=30),
-        max_attempts=40,
-        on_max_attempts="pause",
-    ),
+    invocation_retry_policy=INVOCATION_RETRIES,
 )
 
 

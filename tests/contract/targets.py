@@ -35,6 +35,12 @@ class ContractTarget:
     """spec(workflow_id, *, long_running=False): a valid spec; long-running ones stay live
     until stopped (so stop/cancel can be observed)."""
     terminal_within: timedelta = timedelta(seconds=30)
+    provider_name: str = ""
+    """The provider's own name, when the target's says more (`mock-asl` runs `mock`)."""
+
+    @property
+    def provider(self) -> str:
+        return self.provider_name or self.name
 
 
 @asynccontextmanager
@@ -154,28 +160,46 @@ async def _step_functions(request: pytest.FixtureRequest) -> AsyncIterator[Provi
             stop_running_executions()
 
 
-def _sfn_spec(workflow_id: str, *, long_running: bool = False, **extra: Any) -> WorkflowSpec:
-    """Plan → Provision as ASL; long-running specs wait an hour in Provision."""
+def _machine(workflow_id: str, *, long_running: bool) -> dict[str, Any]:
+    """Plan → Provision as ASL; a long-running one waits an hour in Provision."""
     provision: dict[str, Any] = (
         {"Type": "Wait", "Seconds": 3600, "End": True}
         if long_running
         else {"Type": "Pass", "End": True}
     )
-    return WorkflowSpec(
-        workflow_id=workflow_id,
-        provider_type="step-functions",
-        definition={
-            "Comment": f"contract {workflow_id}",
-            "StartAt": "Plan",
-            "States": {"Plan": {"Type": "Pass", "Next": "Provision"}, "Provision": provision},
-        },
-        timeout=timedelta(minutes=5),
-        **extra,
-    )
+    return {
+        "Comment": f"contract {workflow_id}",
+        "StartAt": "Plan",
+        "States": {"Plan": {"Type": "Pass", "Next": "Provision"}, "Provision": provision},
+    }
+
+
+def _asl_spec(provider_type: str) -> Callable[..., WorkflowSpec]:
+    """Specs of the same ASL definition for `provider_type`."""
+
+    def spec(workflow_id: str, *, long_running: bool = False, **extra: Any) -> WorkflowSpec:
+        config = extra.pop("provider_config", {})
+        if provider_type == "mock" and long_running:  # a Wait takes no time in memory
+            config = MockBehavior.run_forever().model_dump(mode="json")
+        return WorkflowSpec(
+            workflow_id=workflow_id,
+            provider_type=provider_type,
+            definition=_machine(workflow_id, long_running=long_running),
+            timeout=timedelta(minutes=5),
+            provider_config=config,
+            **extra,
+        )
+
+    return spec
 
 
 TARGETS = [
     ContractTarget(name="mock", open=_mock, spec=_mock_spec),
     ContractTarget(name="restate", open=_restate, spec=_restate_spec),
-    ContractTarget(name="step-functions", open=_step_functions, spec=_sfn_spec),
+    ContractTarget(name="step-functions", open=_step_functions, spec=_asl_spec("step-functions")),
+    ContractTarget(name="mock-asl", open=_mock, spec=_asl_spec("mock"), provider_name="mock"),
+    ContractTarget(
+        name="restate-asl", open=_restate, spec=_asl_spec("restate"), provider_name="restate"
+    ),
 ]
+"""Every provider, and the same ASL definition on each of the three engines."""

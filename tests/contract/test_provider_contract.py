@@ -76,7 +76,7 @@ async def _created(provider: Provider, target: ContractTarget, **kwargs: bool) -
 
 def test_name_is_a_string(provider: Provider, target: ContractTarget) -> None:
     assert isinstance(provider.name, str)
-    assert provider.name == target.name
+    assert provider.name == target.provider
 
 
 def test_satisfies_the_protocol(provider: Provider) -> None:

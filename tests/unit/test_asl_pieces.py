@@ -59,7 +59,17 @@ def test_a_result_path_into_a_non_object_is_a_match_failure() -> None:
     assert write("$", [1, 2], 3) == 3
 
 
-def test_a_loop_ends_at_the_transition_limit() -> None:
-    machine: dict[str, Any] = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "A"}}}
+async def test_a_loop_ends_at_the_transition_limit() -> None:
+    machine: dict[str, Any] = {
+        "StartAt": "A",
+        "States": {
+            "A": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.stop", "IsPresent": True, "Next": "Done"}],
+                "Default": "A",
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
     with pytest.raises(StatesError, match="state transitions"):
-        run_in_memory(machine, {})
+        await run_in_memory(machine, {})

@@ -18,10 +18,15 @@ from services.contract import (
     DEADLINE_SERVICE,
     DEFINITIONS_SERVICE,
     LOCK_SERVICE,
+    STATE_MACHINE_BRANCH_SERVICE,
+    STATE_MACHINE_HANDLER,
+    STATE_MACHINE_SERVICE,
     STATUS_HANDLER,
     TENANT_RUN_HANDLER,
     TENANT_SERVICE,
     TENANT_WORKFLOW_ID,
+    MachineRun,
+    MachineStatus,
     ProvisionRequest,
     TenantStatus,
 )
@@ -38,7 +43,14 @@ def _discovered() -> dict[str, dict[str, object]]:
 
 def test_the_deployment_serves_the_services_the_contract_names() -> None:
     services = {service.name: service for service in deployment.SERVICES}
-    assert set(services) == {TENANT_SERVICE, LOCK_SERVICE, DEFINITIONS_SERVICE, DEADLINE_SERVICE}
+    assert set(services) == {
+        TENANT_SERVICE,
+        LOCK_SERVICE,
+        DEFINITIONS_SERVICE,
+        DEADLINE_SERVICE,
+        STATE_MACHINE_SERVICE,
+        STATE_MACHINE_BRANCH_SERVICE,
+    }
     assert {TENANT_RUN_HANDLER, STATUS_HANDLER} <= set(services[TENANT_SERVICE].handlers)
     assert DEADLINE_HANDLER in services[DEADLINE_SERVICE].handlers
     tenant = services[TENANT_SERVICE].handlers
@@ -48,15 +60,30 @@ def test_the_deployment_serves_the_services_the_contract_names() -> None:
     assert published.annotation is ProvisionRequest
     assert answered is not None
     assert answered.annotation is TenantStatus
+    machine = services[STATE_MACHINE_SERVICE].handlers
+    assert {STATE_MACHINE_HANDLER, STATUS_HANDLER} <= set(machine)
+    assert STATE_MACHINE_HANDLER in services[STATE_MACHINE_BRANCH_SERVICE].handlers
+    started = machine[STATE_MACHINE_HANDLER].handler_io.input_type
+    shown = machine[STATUS_HANDLER].handler_io.output_type
+    assert started is not None
+    assert started.annotation is MachineRun
+    assert shown is not None
+    assert shown.annotation is MachineStatus
 
 
 @pytest.mark.parametrize(
-    ("service", "private"), [(DEFINITIONS_SERVICE, True), (LOCK_SERVICE, True)]
+    ("service", "private"),
+    [
+        (DEFINITIONS_SERVICE, True),
+        (LOCK_SERVICE, True),
+        (STATE_MACHINE_BRANCH_SERVICE, True),
+        (STATE_MACHINE_SERVICE, False),
+    ],
 )
 def test_internal_objects_are_private_in_what_restate_discovers(
     service: str, private: bool
 ) -> None:
-    assert _discovered()[service].get("ingressPrivate") is private
+    assert _discovered()[service].get("ingressPrivate", False) is private
 
 
 def test_the_control_plane_registers_the_workflow_the_deployment_serves() -> None:

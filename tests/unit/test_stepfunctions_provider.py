@@ -45,12 +45,12 @@ from provider.config.settings import StepFunctionsSettings
 from provider.stepfunctions import (
     MAX_NAME,
     StepFunctionsProvider,
-    check_definition,
     parse_execution_arn,
     sfn_execution_name,
     state_machine_arn,
 )
 from provider.stepfunctions.mapping import error_of, state_of
+from provider.validation import asl_problems
 from tests.contract.targets import (
     MOTO_EXECUTES,
     SFN_REGION,
@@ -130,7 +130,7 @@ async def until_terminal(
 
 
 def problems(definition: dict[str, Any]) -> list[str]:
-    return [str(problem) for problem in check_definition(definition)]
+    return [str(p) for p in asl_problems(definition, resources=False, jsonata=True)]
 
 
 def test_a_sound_document_has_no_problems() -> None:

@@ -1,14 +1,20 @@
 """Tiny workflows for running the provider contract suite on Restate, plus the definitions
-store the provider needs: `ContractEcho<n>` return their input at once; `ContractWait<n>` run
-until cancelled. A Restate service belongs to one landlord workflow, and the suite creates a
-fresh workflow per test, hence a pool of each."""
+store and the state machine workflow (for ASL definitions) the provider needs:
+`ContractEcho<n>` return their input at once; `ContractWait<n>` run until cancelled. A Restate
+service belongs to one landlord workflow, and the suite creates a fresh workflow per test,
+hence a pool of each."""
 
 from __future__ import annotations
 
 import restate
 from pydantic import JsonValue
 
-from services.workflows import execution_deadline, workflow_definitions
+from services.workflows import (
+    execution_deadline,
+    state_machine,
+    state_machine_branch,
+    workflow_definitions,
+)
 
 POOL = 64
 
@@ -39,5 +45,7 @@ app = restate.app(
         *_pool("ContractWait", wait_run),
         workflow_definitions,
         execution_deadline,
+        state_machine,
+        state_machine_branch,
     ]
 )
