@@ -82,6 +82,9 @@ def _template(where: str, template: Any) -> Iterator[DefinitionError]:
         for index, item in enumerate(template):
             yield from _template(f"{where}[{index}]", item)
     elif isinstance(template, dict):
+        filled = [key.removesuffix(".$") for key in template]
+        for twice in sorted({key for key in filled if filled.count(key) > 1}):
+            yield DefinitionError(f"{where}.{twice}", "is given twice (once with .$, once without)")
         for key, value in template.items():
             field = f"{where}.{key}"
             if not key.endswith(".$"):
@@ -191,6 +194,22 @@ def _recovery(where: str, state: Mapping[str, Any], kind: str) -> Iterator[Defin
 # -- states and machines -----------------------------------------------------------------------
 
 
+def _resource(where: str, resource: str) -> Iterator[DefinitionError]:
+    """A Task resource this engine calls; a `restate:` key written as a path reads `$$`."""
+    known = resource_of(resource)
+    if known is None:
+        yield DefinitionError(
+            where,
+            f"{_label(resource)} is not a resource this engine calls (http:invoke, a "
+            "Lambda function, lambda:invoke, restate:<Service>/<handler>)",
+        )
+    elif known.key is not None and known.key.startswith("$"):
+        if not known.key.startswith("$$"):
+            yield DefinitionError(where, "a key written as a path reads the context ($$)")
+        else:
+            yield from _path(where, known.key)
+
+
 def _type_fields(
     state: Mapping[str, Any], kind: str, path: str, *, language: str, options: _Options
 ) -> Iterator[DefinitionError]:
@@ -199,14 +218,12 @@ def _type_fields(
         resource = state.get("Resource")
         if not (isinstance(resource, str) and resource):
             yield DefinitionError(f"{path}.Resource", "is required for a Task state")
-        elif options.resources and resource_of(resource) is None:
-            yield DefinitionError(
-                f"{path}.Resource",
-                f"{_label(resource)} is not a resource this engine calls (http:invoke, a "
-                "Lambda function, lambda:invoke, restate:<Service>/<handler>)",
-            )
+        elif options.resources:
+            yield from _resource(f"{path}.Resource", resource)
         for field in ("TimeoutSeconds", "HeartbeatSeconds"):
-            if field in state:
+            if field in state and f"{field}Path" in state:
+                yield DefinitionError(path, f"give {field} or {field}Path, not both")
+            elif field in state:
                 yield from _number(f"{path}.{field}", state[field], minimum=1, whole=True)
     if kind == "Choice":
         choices = state.get("Choices")
@@ -235,8 +252,12 @@ def _type_fields(
                 )
     if kind == "Map":
         key = "ItemProcessor" if "ItemProcessor" in state else "Iterator"
+        if "ItemSelector" in state and "Parameters" in state:
+            yield DefinitionError(path, "give ItemSelector or Parameters, not both")
         if key not in state:
             yield DefinitionError(f"{path}.ItemProcessor", "is required for a Map state")
+        elif "Iterator" in state and key == "ItemProcessor":
+            yield DefinitionError(path, "give ItemProcessor or Iterator, not both")
         else:
             processor = state[key]
             if (
@@ -355,6 +376,32 @@ def _machine(
                 )
 
 
+def _unique_names(definition: Any) -> Iterator[DefinitionError]:
+    """State names are unique in the whole machine, branches and Map processors included."""
+    seen: set[str] = set()
+    todo: list[tuple[str, Any]] = [("", definition)]
+    while todo:
+        path, machine = todo.pop(0)
+        states = machine.get("States") if isinstance(machine, Mapping) else None
+        if not isinstance(states, Mapping):
+            continue
+        prefix = f"{path}." if path else ""
+        for name, state in states.items():
+            if name in seen:
+                yield DefinitionError(f"{prefix}States.{name}", "another state has this name")
+            seen.add(name)
+            if not isinstance(state, Mapping):
+                continue
+            branches = state.get("Branches")
+            if isinstance(branches, list):
+                todo.extend(
+                    (f"{prefix}States.{name}.Branches[{i}]", b) for i, b in enumerate(branches)
+                )
+            for key in ("ItemProcessor", "Iterator"):
+                if key in state:
+                    todo.append((f"{prefix}States.{name}.{key}", state[key]))
+
+
 def problems(
     definition: Any, *, resources: bool = True, jsonata: bool = False
 ) -> list[DefinitionError]:
@@ -364,6 +411,7 @@ def problems(
     Step Functions calls many more resources, and runs JSONata: it judges both itself."""
     options = _Options(resources=resources, jsonata=jsonata)
     found = list(_machine(definition, "", language="JSONPath", options=options))
+    found.extend(_unique_names(definition))
     if isinstance(definition, Mapping) and "TimeoutSeconds" in definition:
         value = definition["TimeoutSeconds"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -138,7 +138,7 @@ class _Run:
             parameters = effective_input(state, raw, context, randomness=randomness)
             timeout = _seconds(state, "TimeoutSeconds", raw, context)
             return await self.runtime.task(
-                name, str(state["Resource"]), parameters, timeout=timeout
+                name, str(state["Resource"]), parameters, context=context, timeout=timeout
             )
         if kind == "Parallel":
             given = effective_input(state, raw, context, randomness=randomness)

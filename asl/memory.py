@@ -57,7 +57,7 @@ class MemoryRuntime:
         self.events.append(Event(event, state, self.now(), details))
 
     async def task(
-        self, state: str, resource: str, parameters: Any, *, timeout: float | None
+        self, state: str, resource: str, parameters: Any, *, context: Any, timeout: float | None
     ) -> Any:
         self.record("TaskScheduled", state, resource=resource)
         try:

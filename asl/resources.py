@@ -6,7 +6,8 @@
   `arn:aws:lambda:<region>:<account>:function:<name>` (the function's own result), through
   boto3 (loaded only when a definition calls one);
 - `restate:<Service>/<handler>` and `restate:<Object>/<key>/<handler>`: a call to another
-  Restate service, which only a Restate runtime can make.
+  Restate service, which only a Restate runtime can make; the key may be a path into the
+  context object (`restate:TenantProvisioning/$$.Execution.Name/run`).
 
 A call runs the same in every runtime; a durable one journals what it returns."""
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._exceptions import StatesError
+from .paths import read
 
 __all__ = ["HTTP_INVOKE", "LAMBDA_INVOKE", "Resource", "call_http", "call_lambda", "resource_of"]
 
@@ -39,7 +41,17 @@ class Resource:
     service: str = ""
     handler: str = ""
     key: str | None = None
+    """A Restate call's key: a literal, or a path into the context object (`$$.Execution.Name`)."""
     region: str | None = None
+
+    def key_in(self, context: Any) -> str | None:
+        """The key to call with: the literal, or what its context path names (a string)."""
+        if self.key is None or not self.key.startswith("$$"):
+            return self.key
+        value = read(self.key, {}, context)
+        if not isinstance(value, str) or not value:
+            raise StatesError("States.Runtime", f"the key {self.key!r} must name a string")
+        return value
 
 
 def resource_of(text: Any) -> Resource | None:

@@ -64,9 +64,11 @@ class Runtime(Protocol):
         ...
 
     async def task(
-        self, state: str, resource: str, parameters: Any, *, timeout: float | None
+        self, state: str, resource: str, parameters: Any, *, context: Any, timeout: float | None
     ) -> Any:
-        """Call a Task's resource with its parameters; its result, or a `StatesError`."""
+        """Call a Task's resource (as the definition writes it) with its parameters; its
+        result, or a `StatesError`. `context`: the state's context object (a `restate:` key
+        may be a path into it)."""
         ...
 
     async def sleep(self, state: str, seconds: float) -> None:

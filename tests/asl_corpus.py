@@ -47,8 +47,8 @@ def _branch(states: dict[str, Any]) -> dict[str, Any]:
     return {"StartAt": next(iter(states)), "States": states}
 
 
-def _pass_to(path: str) -> dict[str, Any]:
-    return {"P": {"Type": "Pass", "InputPath": path, "End": True}}
+def _pass_to(path: str, name: str = "P") -> dict[str, Any]:
+    return {name: {"Type": "Pass", "InputPath": path, "End": True}}
 
 
 DOC = {
@@ -231,7 +231,10 @@ CORPUS = [
         {
             "Both": {
                 "Type": "Parallel",
-                "Branches": [_branch(_pass_to("$.tenant.plan")), _branch(_pass_to("$.limit"))],
+                "Branches": [
+                    _branch(_pass_to("$.tenant.plan", "Plan")),
+                    _branch(_pass_to("$.limit", "Limit")),
+                ],
                 "ResultSelector": {"plan.$": "$[0]", "limit.$": "$[1]"},
                 "End": True,
             }

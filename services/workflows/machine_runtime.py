@@ -118,14 +118,15 @@ class RestateRuntime:
     # -- tasks, waits, fan-out ----------------------------------------------------------------
 
     async def task(
-        self, state: str, resource: str, parameters: Any, *, timeout: float | None
+        self, state: str, resource: str, parameters: Any, *, context: Any, timeout: float | None
     ) -> Any:
         self.record("TaskScheduled", state, resource=resource)
         self.flush()
         known = asl.resource_of(resource)
         try:
             if known is not None and known.kind == "restate":
-                result = await self._call(state, known, parameters, timeout=timeout)
+                key = known.key_in(context)
+                result = await self._call(state, known, key, parameters, timeout=timeout)
             else:
                 outcome = await self._step(state, resource, parameters, timeout=timeout)
                 self._advance(float(outcome["at"]))
@@ -159,12 +160,18 @@ class RestateRuntime:
             raise asl.StatesError("States.TaskFailed", error.message) from None
 
     async def _call(
-        self, state: str, target: asl.Resource, parameters: Any, *, timeout: float | None
+        self,
+        state: str,
+        target: asl.Resource,
+        key: str | None,
+        parameters: Any,
+        *,
+        timeout: float | None,
     ) -> Any:
         """A durable call to another Restate service; a terminal error it ends with is
         `States.TaskFailed` (a cancellation of this machine is passed on, not caught)."""
         call = self.ctx.generic_call(
-            target.service, target.handler, arg=json.dumps(parameters).encode(), key=target.key
+            target.service, target.handler, arg=json.dumps(parameters).encode(), key=key
         )
         if timeout is not None:
             timer = self.ctx.sleep(timedelta(seconds=timeout), name=f"{state} timeout")

@@ -19,12 +19,14 @@ import docker
 import docker.errors
 
 from local_stack.install import default_cache_dir
+from tests import apt
 
 __all__ = ["Engine", "EngineUnavailableError", "ensure_engine", "root_prefix"]
 
 START_DEADLINE_SECONDS = 60.0
 STOP_DEADLINE_SECONDS = 20.0
 APT_PACKAGES = ("docker.io", "docker-compose", "debootstrap")
+APT_COMMANDS = ("dockerd", "docker-compose", "debootstrap")
 """dockerd (with containerd, runc), compose for the stack test, debootstrap for the base image."""
 
 
@@ -84,33 +86,11 @@ def _client(host: str | None) -> Any | None:
 
 
 def root_prefix() -> list[str]:
-    """How to run a command as root here: directly, with password-less sudo, or not at all."""
-    if os.geteuid() == 0:
-        return []
-    sudo = shutil.which("sudo")
-    if sudo and subprocess.run([sudo, "-n", "true"], capture_output=True).returncode == 0:
-        return [sudo, "-n"]
-    raise EngineUnavailableError("not root and no password-less sudo to start dockerd")
-
-
-def ensure_apt_packages(prefix: list[str], *, say: Callable[[str], None]) -> None:
-    """Install what the tier needs from Debian when a command of it is missing."""
-    if all(shutil.which(name) for name in ("dockerd", "docker-compose", "debootstrap")):
-        return
-    if not shutil.which("apt-get"):
-        raise EngineUnavailableError(
-            "dockerd is not installed and there is no apt-get to install it"
-        )
-    say(f"installing {' '.join(APT_PACKAGES)} (Debian packages)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", *APT_PACKAGES],
-    ):
-        done = subprocess.run([*prefix, *command], capture_output=True, text=True, env=env)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise EngineUnavailableError(f"{' '.join(command[:2])} failed: {last}")
+    """How to run a command as root here (see `tests.apt.root_prefix`)."""
+    try:
+        return apt.root_prefix()
+    except apt.AptUnavailableError as error:
+        raise EngineUnavailableError(f"{error} (dockerd needs root)") from None
 
 
 def ensure_engine(*, say: Callable[[str], None]) -> Engine:
@@ -122,7 +102,10 @@ def ensure_engine(*, say: Callable[[str], None]) -> Engine:
     if client is not None:
         return Engine(host=existing or "the default socket", client=client)
     prefix = root_prefix()
-    ensure_apt_packages(prefix, say=say)
+    try:
+        apt.ensure_apt_packages(APT_COMMANDS, APT_PACKAGES, say=say)
+    except apt.AptUnavailableError as error:
+        raise EngineUnavailableError(str(error)) from None
     run_dir = Path(tempfile.mkdtemp(prefix="landlord-dockerd-"))
     socket = run_dir / "docker.sock"
     host = f"unix://{socket}"

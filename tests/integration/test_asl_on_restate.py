@@ -2,7 +2,13 @@
 hypercorn: every machine of the corpus ends as it ends in memory (which agrees with moto's
 interpreter, see tests/unit/test_asl_corpus.py); Tasks call a real HTTP server and another
 Restate service; history is named as Step Functions names it; a revision of the definition
-never changes a running execution; stop and timeout keep the provider contract."""
+never changes a running execution; stop and timeout keep the provider contract; a crash in
+the middle of a Map runs no Task twice.
+
+Replay at every step: a second server registers the services in request-response mode
+(HTTP/1.1), where an invocation suspends whenever it waits for Restate (each step's result,
+each call, each timer) and is replayed from its journal to go on; the corpus ends the same
+there."""
 
 from __future__ import annotations
 
@@ -13,13 +19,21 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 import pytest
 
 from asl import StatesError, run_in_memory
 from local_stack import LocalRestateServer
-from provider import ExecutionInput, ExecutionState, InvalidSpecError, WorkflowSpec
+from provider import (
+    ExecutionInput,
+    ExecutionState,
+    ExecutionStatus,
+    InvalidSpecError,
+    WorkflowSpec,
+)
 from provider.config import RestateSettings
 from provider.restate import RestateProvider
 from tests.asl_corpus import CORPUS, Case, machine_of
@@ -78,6 +92,47 @@ def services(
         served.stop()
 
 
+@pytest.fixture(scope="module")
+def replaying(
+    restate_binary: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RestateSettings]:
+    """A server of its own with the services registered in request-response mode."""
+    with LocalRestateServer(
+        binary=restate_binary, data_dir=tmp_path_factory.mktemp("replaying"), partitions=1
+    ) as server:
+        served = AsgiProcess(
+            app_ref=SERVICES_APP,
+            work_dir=tmp_path_factory.mktemp("replayed-services"),
+            env={"LANDLORD_SERVICES_STATE_DIR": str(tmp_path_factory.mktemp("replayed"))},
+        )
+        served.start()
+        try:
+            registered = httpx.post(
+                f"{server.admin_url}/deployments",
+                json={"uri": served.url, "use_http_11": True},
+                timeout=30,
+                trust_env=False,
+            )
+            assert registered.status_code in (200, 201), registered.text
+            yield RestateSettings(
+                endpoint=server.ingress_url,
+                admin_endpoint=server.admin_url,
+                register_deployment=False,
+                register_on_startup=False,
+            )
+        finally:
+            served.stop()
+
+
+def _outcome(status: ExecutionStatus) -> tuple[str, Any]:
+    """How an execution ended, as `_in_memory` says it."""
+    if status.state is ExecutionState.SUCCEEDED:
+        return "SUCCEEDED", status.output
+    assert status.state is ExecutionState.FAILED, status
+    assert status.error is not None
+    return "FAILED", status.error.code
+
+
 @pytest.fixture
 async def provider(
     restate_server: LocalRestateServer, services: AsgiProcess
@@ -130,12 +185,20 @@ async def test_the_corpus_ends_on_restate_as_in_memory(
 ) -> None:
     expected = await asyncio.to_thread(_in_memory, case)
     status = await _run(provider, machine_of(case), case.input)
-    if status.state is ExecutionState.SUCCEEDED:
-        assert ("SUCCEEDED", status.output) == expected
-    else:
-        assert status.state is ExecutionState.FAILED, status
-        assert status.error is not None
-        assert ("FAILED", status.error.code) == expected, status.error
+    assert _outcome(status) == expected
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[case.name for case in CORPUS])
+async def test_the_corpus_ends_the_same_when_replayed_at_every_step(
+    replaying: RestateSettings, case: Case
+) -> None:
+    expected = await asyncio.to_thread(_in_memory, case)
+    provider = RestateProvider(replaying)
+    try:
+        status = await _run(provider, machine_of(case), case.input, prefix="replayed")
+    finally:
+        await provider.aclose()
+    assert _outcome(status) == expected
 
 
 def _http(path: str, target: str, **extra: Any) -> dict[str, Any]:
