@@ -7,6 +7,7 @@
 #     docker build -t landlord-restate-services:0.1.0 .
 #   The `docker` and `ecs` compute backends load their library only when a tenant asks for one;
 #   to offer them, add their extras: docker build --build-arg EXTRAS=docker,ecs .
+#   Lambda Tasks of an ASL definition need boto3 too: EXTRAS=lambda-tasks.
 # - the control image (`--target control`): the `landlord-restate` command (extras cli, ecs and
 #   step-functions), for the one-shot steps `identity-key` and `register`.
 #     docker build --target control -t landlord-restate-control:0.1.0 .
@@ -16,7 +17,7 @@
 # (see docs/local.md): docker build --build-arg BASE_IMAGE=my-base:tag .
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# -- the services' virtualenv: the distribution without extras (EXTRAS: docker, ecs) ---------
+# -- the services' virtualenv: the distribution without extras (EXTRAS: docker, ecs, lambda-tasks)
 FROM ${BASE_IMAGE} AS build-services
 ARG EXTRAS=
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -25,8 +26,8 @@ WORKDIR /src
 # Dependencies first (a layer that survives code changes), then the project itself.
 COPY pyproject.toml README.md ./
 RUN for extra in $(echo "$EXTRAS" | tr ',' ' '); do \
-      case "$extra" in docker|ecs) ;; \
-        *) echo "EXTRAS: '$extra' is not a serving extra (docker, ecs)" >&2; exit 1 ;; esac; \
+      case "$extra" in docker|ecs|lambda-tasks) ;; \
+        *) echo "EXTRAS: '$extra' is not a serving extra (docker, ecs, lambda-tasks)" >&2; exit 1 ;; esac; \
     done \
  && /opt/landlord/bin/pip install --quiet ".${EXTRAS:+[$EXTRAS]}" \
  && /opt/landlord/bin/pip uninstall --quiet --yes landlord-restate

@@ -13,7 +13,7 @@ from typing import Any
 from ._exceptions import DefinitionError
 from .intrinsics import check_call, is_intrinsic
 from .paths import parse
-from .recovery import ALL
+from .recovery import ALL, is_predefined
 from .resources import resource_of
 
 __all__ = ["STATE_TYPES", "check", "is_state_machine", "problems", "transitions"]
@@ -146,6 +146,12 @@ def _error_names(where: str, names: Any, *, last: bool) -> Iterator[DefinitionEr
         yield DefinitionError(where, "must be a non-empty list of error names")
     elif ALL in names and (len(names) > 1 or not last):
         yield DefinitionError(where, f"{ALL} must stand alone, in the last entry")
+    else:
+        for name in names:
+            if name.startswith("States.") and not is_predefined(name):
+                yield DefinitionError(
+                    where, f"{name} is no error the language defines (States. is reserved)"
+                )
 
 
 def _number(where: str, value: Any, *, minimum: float, whole: bool) -> Iterator[DefinitionError]:

@@ -4,18 +4,55 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ._exceptions import StatesError
 from .intrinsics import Randomness
 
-__all__ = ["ALL", "UNRECOVERABLE", "catcher_for", "delay", "matches_error"]
+__all__ = [
+    "ALL",
+    "PREDEFINED_ERRORS",
+    "UNRECOVERABLE",
+    "catcher_for",
+    "delay",
+    "is_predefined",
+    "matches_error",
+]
 
 ALL = "States.ALL"
 TASK_FAILED = "States.TaskFailed"
 TIMEOUT = "States.Timeout"
 UNRECOVERABLE = frozenset({"States.Runtime", "States.DataLimitExceeded"})
 """Errors no retrier or catcher matches, not even `States.ALL` (the specification's rule)."""
+PREDEFINED_ERRORS = frozenset(
+    {
+        ALL,
+        TASK_FAILED,
+        TIMEOUT,
+        *UNRECOVERABLE,
+        "States.BranchFailed",
+        "States.ExceedToleratedFailureThreshold",
+        "States.HeartbeatTimeout",
+        "States.Http.Socket",
+        "States.IntrinsicFailure",
+        "States.ItemReaderFailed",
+        "States.NoChoiceMatched",
+        "States.ParameterPathFailure",
+        "States.Permissions",
+        "States.QueryEvaluationError",
+        "States.ResultPathMatchFailure",
+        "States.ResultWriterFailed",
+    }
+)
+"""The error names the specification (and Step Functions' HTTP task) defines under the
+reserved `States.` prefix; `States.Http.StatusCode.<code>` besides."""
+_HTTP_STATUS = re.compile(r"^States\.Http\.StatusCode\.[1-5][0-9][0-9]$")
+
+
+def is_predefined(name: str) -> bool:
+    """Whether `name`, which starts with the reserved `States.`, is one the language defines."""
+    return name in PREDEFINED_ERRORS or bool(_HTTP_STATUS.match(name))
 
 
 def matches_error(error_equals: list[str], error: StatesError) -> bool:

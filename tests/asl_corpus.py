@@ -7,7 +7,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CORPUS", "DOC", "Case", "choice_states", "machine_of", "pass_states"]
+__all__ = [
+    "CORPUS",
+    "DOC",
+    "ECHO_FUNCTION",
+    "REGION",
+    "Case",
+    "choice_states",
+    "machine_of",
+    "pass_states",
+]
+
+REGION = "us-east-1"
+ECHO_FUNCTION = "asl-echo"
+"""The Lambda function the corpus calls: every engine's AWS (moto) has it answer with its event."""
+_ECHO_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:{ECHO_FUNCTION}"
+_MISSING_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:asl-nowhere"
 
 
 @dataclass
@@ -454,6 +469,68 @@ CORPUS = [
                 "Next": "More",
             },
             "Done": {"Type": "Succeed"},
+        },
+        {},
+    ),
+    Case(
+        "lambda-function-arn",
+        {
+            "Call": {
+                "Type": "Task",
+                "Resource": _ECHO_ARN,
+                "Parameters": {"tenant.$": "$.tenant.id", "fixed": 1},
+                "ResultPath": "$.echoed",
+                "OutputPath": "$.echoed",
+                "End": True,
+            }
+        },
+        DOC,
+    ),
+    Case(
+        "lambda-invoke-wrapped",
+        {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": _ECHO_ARN, "Payload": {"plan.$": "$.tenant.plan"}},
+                "ResultSelector": {"payload.$": "$.Payload", "status.$": "$.StatusCode"},
+                "End": True,
+            }
+        },
+        DOC,
+    ),
+    Case(
+        "lambda-in-a-map",
+        {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "MaxConcurrency": 2,
+                "ItemSelector": {"item.$": "$$.Map.Item.Value", "at.$": "$$.Map.Item.Index"},
+                "ItemProcessor": _branch(
+                    {"Call": {"Type": "Task", "Resource": _ECHO_ARN, "End": True}}
+                ),
+                "End": True,
+            }
+        },
+        DOC,
+    ),
+    Case(
+        "lambda-missing-function-caught",
+        {
+            "Call": {
+                "Type": "Task",
+                "Resource": _MISSING_ARN,
+                "Catch": [
+                    {
+                        "ErrorEquals": ["States.TaskFailed"],
+                        "ResultPath": "$.error",
+                        "Next": "Caught",
+                    }
+                ],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "InputPath": "$.error.Error", "End": True},
         },
         {},
     ),

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 import provider.restate
@@ -62,6 +63,18 @@ def restate_server(
         partitions=1,
     ) as server:
         yield server
+
+
+def register_deployment(server: LocalRestateServer, uri: str, **options: object) -> None:
+    """Register the deployment at `uri` through the admin API (`options`: `force`,
+    `use_http_11`, ...), asserting Restate took it."""
+    response = httpx.post(
+        f"{server.admin_url}/deployments",
+        json={"uri": uri, **options},
+        timeout=30.0,
+        trust_env=False,
+    )
+    assert response.status_code in (200, 201), response.text
 
 
 # -- ASGI apps under hypercorn ---------------------------------------------------------------

@@ -142,6 +142,10 @@ class RestateProvider:
             spec.workflow_id, override=self.settings.service_name
         )
 
+    def _service_of(self, spec: WorkflowSpec) -> str:
+        """The Restate service a stored spec runs on."""
+        return self._service(spec, RestateDefinition.parse(spec.definition))
+
     def _registers(self, definition: RestateDefinition) -> bool:
         """Whether creating a workflow registers its deployment (a definition naming one
         always does; else `register_deployment`)."""
@@ -269,8 +273,7 @@ class RestateProvider:
     async def _owners(self) -> dict[str, str]:
         """Which stored workflow each Restate service belongs to (one workflow per service)."""
         owners = {
-            self._service(spec, RestateDefinition.parse(spec.definition)): spec.workflow_id
-            for spec in await self.definitions.specs()
+            self._service_of(spec): spec.workflow_id for spec in await self.definitions.specs()
         }
         self._workflow_of_service.update(owners)
         return owners
@@ -281,7 +284,7 @@ class RestateProvider:
         spec = await self.definitions.spec(validate_workflow_id(workflow_id))
         if spec is None:
             return
-        service = self._service(spec, RestateDefinition.parse(spec.definition))
+        service = self._service_of(spec)
         await self.definitions.drop(workflow_id)
         self._specs.pop(workflow_id)
         if service not in await self._owners():
@@ -503,17 +506,20 @@ class RestateProvider:
         """Server reachability and whether each stored workflow's service is available."""
         try:
             reachable = await self.admin.health()
-            services = set(await self._owners())
+            served = {
+                spec.workflow_id: self._service_of(spec) for spec in await self.definitions.specs()
+            }
         except WorkflowError as error:
             return {
                 "endpoint": self.settings.admin_endpoint,
                 "reachable": False,
                 "reason": str(error),
             }
-        workflows = {}
-        for service in sorted(services):
+        available = {}
+        for service in sorted(set(served.values())):
             found = await self.admin.service(service)
-            workflows[self._workflow_for(service)] = bool(found and found.get("public", True))
+            available[service] = bool(found and found.get("public", True))
+        workflows = {workflow_id: available[served[workflow_id]] for workflow_id in sorted(served)}
         return {
             "endpoint": self.settings.admin_endpoint,
             "reachable": reachable,

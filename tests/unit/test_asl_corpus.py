@@ -15,13 +15,21 @@ from typing import Any
 import boto3
 import pytest
 
+import asl
 from asl import DefinitionError, StatesError, check, run_in_memory
-from tests.asl_corpus import CORPUS, Case, choice_states, machine_of, pass_states
-from tests.aws import fake_aws
+from tests.asl_corpus import (
+    CORPUS,
+    ECHO_FUNCTION,
+    REGION,
+    Case,
+    choice_states,
+    machine_of,
+    pass_states,
+)
+from tests.aws import SIMPLE_LAMBDA, echo_function, fake_aws
 
-REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/asl-corpus"
-MOTO_EXECUTES = {"stepfunctions": {"execute_state_machine": True}}
+MOTO_EXECUTES = {**SIMPLE_LAMBDA, "stepfunctions": {"execute_state_machine": True}}
 DEADLINE_SECONDS = 20.0
 
 
@@ -38,6 +46,7 @@ def sfn() -> Iterator[Any]:
         pytest.MonkeyPatch.context() as monkeypatch,
         fake_aws(monkeypatch, region=REGION, config=MOTO_EXECUTES),
     ):
+        echo_function(ECHO_FUNCTION, region_name=REGION)
         yield boto3.client("stepfunctions", region_name=REGION)
 
 
@@ -129,3 +138,37 @@ def test_a_bad_choice_path_is_refused_naming_the_rule() -> None:
     with pytest.raises(DefinitionError) as refused:
         check({"StartAt": "Decide", "States": states})
     assert refused.value.where == "States.Decide.Choices[0].And[1].Variable"
+
+
+def _retrying_on(name: str) -> dict[str, Any]:
+    branch = {"StartAt": "X", "States": {"X": {"Type": "Fail", "Error": "Tenant.Failed"}}}
+    retry = [{"ErrorEquals": [name], "MaxAttempts": 0}]
+    return {
+        "StartAt": "A",
+        "States": {"A": {"Type": "Parallel", "Branches": [branch], "Retry": retry, "End": True}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "defined"),
+    [
+        ("States.Bogus", False),
+        ("States.Http.StatusCode.99", False),
+        ("States.BranchFailed", True),
+        ("States.HeartbeatTimeout", True),
+        ("Tenant.States.Anything", True),
+    ],
+)
+def test_the_reserved_prefix_names_only_the_languages_errors_as_moto_says(
+    sfn: Any, name: str, defined: bool
+) -> None:
+    definition = _retrying_on(name)
+    ours = not asl.problems(definition, resources=False)
+    try:
+        sfn.create_state_machine(
+            name=f"reserved-{uuid.uuid4().hex[:6]}", definition=json.dumps(definition), roleArn=ROLE
+        )
+        moto = True
+    except sfn.exceptions.ClientError:
+        moto = False
+    assert (ours, moto) == (defined, defined)

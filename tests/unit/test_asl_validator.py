@@ -87,6 +87,14 @@ BROKEN: dict[str, dict[str, Any]] = {
             "Retry": [{"ErrorEquals": []}],
         }
     ),
+    "retry-reserved-error-name": _one(
+        {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::http:invoke",
+            "End": True,
+            "Retry": [{"ErrorEquals": ["States.Bogus"]}],
+        }
+    ),
     "task-timeout-and-path": _one(
         {
             "Type": "Task",
@@ -111,6 +119,8 @@ DIFFERS: dict[str, str] = {
     "lets one through",
     "retry-empty-error-equals": "the specification: ErrorEquals is a non-empty array; "
     "asl-validator lets an empty one through",
+    "retry-reserved-error-name": "the specification: names under the States. prefix are the "
+    "language's own; asl-validator lets any through (moto refuses it too: test_asl_corpus)",
     "result-path-into-context": "the specification: ResultPath is a reference path into the "
     "state's input, not the context object; asl-validator lets $$ through",
 }

@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from local_stack import LocalRestateServer
 from services.compute import LocalBackend, TenantRef
-from tests.servers import AsgiProcess
+from tests.servers import AsgiProcess, register_deployment
 
 from .client import TenantClient
 
@@ -58,13 +57,7 @@ def start_services(work_dir: Path, state_dir: Path) -> AsgiProcess:
 
 
 def register(server: LocalRestateServer, services: AsgiProcess) -> None:
-    response = httpx.post(
-        f"{server.admin_url}/deployments",
-        json={"uri": services.url, "force": True},
-        timeout=30.0,
-        trust_env=False,
-    )
-    assert response.status_code in (200, 201), response.text
+    register_deployment(server, services.url, force=True)
 
 
 @pytest.fixture(scope="session")

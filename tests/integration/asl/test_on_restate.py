@@ -14,19 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-import httpx
 import pytest
 
 from asl import StatesError, run_in_memory
-from local_stack import LocalRestateServer
 from provider import (
     ExecutionInput,
     ExecutionState,
@@ -39,116 +33,9 @@ from provider.restate import RestateProvider
 from tests.asl_corpus import CORPUS, Case, machine_of
 from tests.servers import AsgiProcess
 
-SERVICES_APP = "services.app:app"
+from .target import HttpTarget
+
 WAIT = timedelta(seconds=30)
-
-
-class _Calls(BaseHTTPRequestHandler):
-    """Answers every POST with what it was sent, counting the calls by path."""
-
-    counts: ClassVar[dict[str, int]] = {}
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = json.loads(self.rfile.read(length) or b"null")
-        self.counts[self.path] = self.counts.get(self.path, 0) + 1
-        status = 503 if self.path.startswith("/fail") else 200
-        answer = json.dumps({"got": body, "path": self.path}).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
-@pytest.fixture(scope="module")
-def http_target() -> Iterator[str]:
-    """A real HTTP server for the HTTP tasks to call."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Calls)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def services(
-    restate_server: LocalRestateServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AsgiProcess]:
-    served = AsgiProcess(
-        app_ref=SERVICES_APP,
-        work_dir=tmp_path_factory.mktemp("services"),
-        env={"LANDLORD_SERVICES_STATE_DIR": str(tmp_path_factory.mktemp("tenants"))},
-    )
-    served.start()
-    try:
-        yield served
-    finally:
-        served.stop()
-
-
-@pytest.fixture(scope="module")
-def replaying(
-    restate_binary: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RestateSettings]:
-    """A server of its own with the services registered in request-response mode."""
-    with LocalRestateServer(
-        binary=restate_binary, data_dir=tmp_path_factory.mktemp("replaying"), partitions=1
-    ) as server:
-        served = AsgiProcess(
-            app_ref=SERVICES_APP,
-            work_dir=tmp_path_factory.mktemp("replayed-services"),
-            env={"LANDLORD_SERVICES_STATE_DIR": str(tmp_path_factory.mktemp("replayed"))},
-        )
-        served.start()
-        try:
-            registered = httpx.post(
-                f"{server.admin_url}/deployments",
-                json={"uri": served.url, "use_http_11": True},
-                timeout=30,
-                trust_env=False,
-            )
-            assert registered.status_code in (200, 201), registered.text
-            yield RestateSettings(
-                endpoint=server.ingress_url,
-                admin_endpoint=server.admin_url,
-                register_deployment=False,
-                register_on_startup=False,
-            )
-        finally:
-            served.stop()
-
-
-def _outcome(status: ExecutionStatus) -> tuple[str, Any]:
-    """How an execution ended, as `_in_memory` says it."""
-    if status.state is ExecutionState.SUCCEEDED:
-        return "SUCCEEDED", status.output
-    assert status.state is ExecutionState.FAILED, status
-    assert status.error is not None
-    return "FAILED", status.error.code
-
-
-@pytest.fixture
-async def provider(
-    restate_server: LocalRestateServer, services: AsgiProcess
-) -> AsyncIterator[RestateProvider]:
-    opened = RestateProvider(
-        RestateSettings(
-            endpoint=restate_server.ingress_url,
-            admin_endpoint=restate_server.admin_url,
-            deployment_uri=services.url,
-            register_on_startup=False,
-        )
-    )
-    try:
-        yield opened
-    finally:
-        await opened.aclose()
 
 
 def _spec(workflow_id: str, definition: dict[str, Any], **extra: Any) -> WorkflowSpec:
@@ -170,6 +57,15 @@ async def _run(
         workflow_id, ExecutionInput(execution_name="run", input=document)
     )
     return await provider.wait_for_execution(started.execution_id, timeout=WAIT)
+
+
+def _outcome(status: ExecutionStatus) -> tuple[str, Any]:
+    """How an execution ended, as `_in_memory` says it."""
+    if status.state is ExecutionState.SUCCEEDED:
+        return "SUCCEEDED", status.output
+    assert status.state is ExecutionState.FAILED, status
+    assert status.error is not None
+    return "FAILED", status.error.code
 
 
 def _in_memory(case: Case) -> tuple[str, Any]:
@@ -211,7 +107,7 @@ def _http(path: str, target: str, **extra: Any) -> dict[str, Any]:
 
 
 async def test_an_http_task_in_a_map_runs_once_per_item(
-    provider: RestateProvider, http_target: str
+    provider: RestateProvider, http_target: HttpTarget
 ) -> None:
     path = f"/item-{uuid.uuid4().hex[:6]}"
     machine = {
@@ -225,7 +121,7 @@ async def test_an_http_task_in_a_map_runs_once_per_item(
                     "States": {
                         "Call": _http(
                             path,
-                            http_target,
+                            http_target.url,
                             ResultSelector={"got.$": "$.ResponseBody.got"},
                             End=True,
                         )
@@ -238,7 +134,7 @@ async def test_an_http_task_in_a_map_runs_once_per_item(
     status = await _run(provider, machine, [1, 2, 3])
     assert status.state is ExecutionState.SUCCEEDED, status.error
     assert status.output == [{"got": 1}, {"got": 2}, {"got": 3}]
-    assert _Calls.counts[path] == 3
+    assert http_target.counts(path) == {path: 3}
     types = [event.type for event in status.history]
     assert types[0] == "ExecutionStarted"
     assert types[-1] == "ExecutionSucceeded"
@@ -248,7 +144,7 @@ async def test_an_http_task_in_a_map_runs_once_per_item(
 
 
 async def test_a_failing_http_task_is_retried_then_caught(
-    provider: RestateProvider, http_target: str
+    provider: RestateProvider, http_target: HttpTarget
 ) -> None:
     path = f"/fail-{uuid.uuid4().hex[:6]}"
     machine = {
@@ -256,7 +152,7 @@ async def test_a_failing_http_task_is_retried_then_caught(
         "States": {
             "Call": _http(
                 path,
-                http_target,
+                http_target.url,
                 Retry=[
                     {
                         "ErrorEquals": ["States.Http.StatusCode.503"],
@@ -274,7 +170,7 @@ async def test_a_failing_http_task_is_retried_then_caught(
     status = await _run(provider, machine, {"n": 1})
     assert status.state is ExecutionState.SUCCEEDED, status.error
     assert status.output["error"]["Error"] == "States.Http.StatusCode.503"
-    assert _Calls.counts[path] == 3
+    assert http_target.counts(path) == {path: 3}
     types = [event.type for event in status.history]
     assert types.count("TaskFailed") == 3
     assert types.count("RetryScheduled") == 2
@@ -282,10 +178,10 @@ async def test_a_failing_http_task_is_retried_then_caught(
 
 
 async def test_an_uncaught_task_error_fails_the_execution_with_its_name(
-    provider: RestateProvider, http_target: str
+    provider: RestateProvider, http_target: HttpTarget
 ) -> None:
     path = f"/fail-{uuid.uuid4().hex[:6]}"
-    machine = {"StartAt": "Call", "States": {"Call": _http(path, http_target, End=True)}}
+    machine = {"StartAt": "Call", "States": {"Call": _http(path, http_target.url, End=True)}}
     status = await _run(provider, machine, {})
     assert status.state is ExecutionState.FAILED
     assert status.error is not None
@@ -392,7 +288,7 @@ async def test_a_definition_that_breaks_the_specification_is_refused(
 
 
 async def test_a_crash_in_the_middle_of_a_map_runs_no_task_twice(
-    provider: RestateProvider, services: AsgiProcess, http_target: str
+    provider: RestateProvider, services: AsgiProcess, http_target: HttpTarget
 ) -> None:
     """kill -9 of the services between two of a Map's Tasks (each item: a call, then a
     durable wait): after a restart the execution ends, and each item was called once."""
@@ -411,7 +307,7 @@ async def test_a_crash_in_the_middle_of_a_map_runs_no_task_twice(
                             "Type": "Task",
                             "Resource": "arn:aws:states:::http:invoke",
                             "Parameters": {
-                                "ApiEndpoint.$": f"States.Format('{http_target}{{}}', $.path)",
+                                "ApiEndpoint.$": f"States.Format('{http_target.url}{{}}', $.path)",
                                 "Method": "POST",
                             },
                             "ResultSelector": {"path.$": "$.ResponseBody.path"},
@@ -430,7 +326,7 @@ async def test_a_crash_in_the_middle_of_a_map_runs_no_task_twice(
         workflow_id, ExecutionInput(execution_name="c", input=[1, 2, 3, 4])
     )
     deadline = asyncio.get_running_loop().time() + WAIT.total_seconds()
-    while _Calls.counts.get(f"{prefix}-2", 0) == 0:
+    while not http_target.counts(f"{prefix}-2"):
         assert asyncio.get_running_loop().time() < deadline, "the second item was never called"
         await asyncio.sleep(0.02)
     services.kill()
@@ -438,6 +334,15 @@ async def test_a_crash_in_the_middle_of_a_map_runs_no_task_twice(
     status = await provider.wait_for_execution(started.execution_id, timeout=WAIT)
     assert status.state is ExecutionState.SUCCEEDED, status.error
     assert status.output == [{"path": f"{prefix}-{n}"} for n in (1, 2, 3, 4)]
-    assert {p: c for p, c in _Calls.counts.items() if p.startswith(prefix)} == {
-        f"{prefix}-{n}": 1 for n in (1, 2, 3, 4)
-    }
+    assert http_target.counts(prefix) == {f"{prefix}-{n}": 1 for n in (1, 2, 3, 4)}
+
+
+async def test_health_lists_every_asl_workflow_though_they_share_one_service(
+    provider: RestateProvider,
+) -> None:
+    names = [f"asl-health-{n}-{uuid.uuid4().hex[:6]}" for n in (1, 2)]
+    for workflow_id in names:
+        await provider.create_workflow(_spec(workflow_id, machine_of(CORPUS[0])))
+    health = await provider.health()
+    assert health["reachable"] is True
+    assert {name: health["workflows"].get(name) for name in names} == dict.fromkeys(names, True)
