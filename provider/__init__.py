@@ -31,11 +31,14 @@ from .models import (
     ExecutionResult,
     ExecutionState,
     ExecutionStatus,
+    HealthCheck,
+    ProviderHealth,
     RetryPolicy,
     WorkflowSpec,
 )
-from .protocol import Provider, ReadsManyStatuses, StartsUp, WaitsForExecutions
+from .protocol import ChecksHealth, Provider, ReadsManyStatuses, StartsUp, WaitsForExecutions
 from .registry import Registry
+from .tenants import Tenants, TenantSummary
 from .validation import (
     EXECUTION_NAME_PATTERN,
     WORKFLOW_ID_PATTERN,
@@ -49,6 +52,7 @@ __all__ = [
     "AuthenticationError",
     "BackendError",
     "CallerError",
+    "ChecksHealth",
     "CreateWorkflowResult",
     "Duration",
     "ExecutionConflictError",
@@ -60,18 +64,22 @@ __all__ = [
     "ExecutionResult",
     "ExecutionState",
     "ExecutionStatus",
+    "HealthCheck",
     "InvalidSpecError",
     "Manager",
     "PositiveDuration",
     "Problem",
     "Provider",
     "ProviderConflictError",
+    "ProviderHealth",
     "ProviderNotFoundError",
     "ProviderUnavailableError",
     "ReadsManyStatuses",
     "Registry",
     "RetryPolicy",
     "StartsUp",
+    "TenantSummary",
+    "Tenants",
     "UnexpectedResponseError",
     "WaitsForExecutions",
     "WorkflowError",

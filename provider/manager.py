@@ -27,10 +27,12 @@ from .models import (
     ExecutionResult,
     ExecutionState,
     ExecutionStatus,
+    HealthCheck,
+    ProviderHealth,
     WorkflowSpec,
 )
 from .polling import poll_until
-from .protocol import Provider, ReadsManyStatuses, StartsUp, WaitsForExecutions
+from .protocol import ChecksHealth, Provider, ReadsManyStatuses, StartsUp, WaitsForExecutions
 from .registry import Registry
 from .validation import validate_execution_id, validate_workflow_id
 
@@ -333,6 +335,18 @@ class Manager:
         for provider in self._registry.providers():
             if isinstance(provider, StartsUp):
                 await provider.start()
+
+    async def health(self, *, provider_type: str | None = None) -> ProviderHealth:
+        """The provider's health report; one without a health check says so, unhealthy."""
+        provider = self.provider(provider_type)
+        if isinstance(provider, ChecksHealth):
+            return await provider.health()
+        return ProviderHealth(
+            provider_type=provider.name,
+            checks=[
+                HealthCheck(name="health", ok=False, detail="this provider has no health check")
+            ],
+        )
 
     async def aclose(self) -> None:
         """Close every registered provider."""

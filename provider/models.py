@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     JsonValue,
     ValidationError,
+    computed_field,
     field_validator,
     model_validator,
 )
@@ -43,6 +44,8 @@ __all__ = [
     "ExecutionResult",
     "ExecutionState",
     "ExecutionStatus",
+    "HealthCheck",
+    "ProviderHealth",
     "RetryPolicy",
     "ValidatedModel",
     "WorkflowSpec",
@@ -224,6 +227,8 @@ class ExecutionStatus(ValidatedModel):
     workflow_id: str
     provider_type: str
     state: ExecutionState
+    execution_name: str = ""
+    """The name it was started under (its idempotency key), as the engine keeps it."""
     start_time: datetime | None = None
     stop_time: datetime | None = None
     input: JsonValue = None
@@ -231,3 +236,25 @@ class ExecutionStatus(ValidatedModel):
     error: ExecutionError | None = None
     history: list[ExecutionEvent] = Field(default_factory=list)
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class HealthCheck(ValidatedModel):
+    """One thing a provider needs, checked: what it is, whether it is fine, and what was seen."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class ProviderHealth(ValidatedModel):
+    """Whether a provider can run its workflows: each check, and each stored workflow's
+    availability; `healthy` when every one is."""
+
+    provider_type: str
+    checks: list[HealthCheck] = Field(default_factory=list)
+    workflows: dict[str, bool] = Field(default_factory=dict)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def healthy(self) -> bool:
+        return all(check.ok for check in self.checks) and all(self.workflows.values())

@@ -1,14 +1,15 @@
 """`Provider`: the seam every workflow engine plugs into (mock, Restate, Step Functions), and the
-capabilities a provider may declare beside it: `StartsUp` (start-up work and a health report),
-`WaitsForExecutions` (wait for an execution to end instead of being polled) and
-`ReadsManyStatuses` (many statuses in one round trip). The `Manager` uses a capability when a
-provider has it and falls back to the plain `Provider` calls when it does not."""
+capabilities a provider may declare beside it: `ChecksHealth` (a health report), `StartsUp`
+(start-up work, and a health report), `WaitsForExecutions` (wait for an execution to end
+instead of being polled) and `ReadsManyStatuses` (many statuses in one round trip). The
+`Manager` uses a capability when a provider has it and falls back to the plain `Provider`
+calls when it does not."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from .models import (
     CreateWorkflowResult,
@@ -16,10 +17,11 @@ from .models import (
     ExecutionResult,
     ExecutionState,
     ExecutionStatus,
+    ProviderHealth,
     WorkflowSpec,
 )
 
-__all__ = ["Provider", "ReadsManyStatuses", "StartsUp", "WaitsForExecutions"]
+__all__ = ["ChecksHealth", "Provider", "ReadsManyStatuses", "StartsUp", "WaitsForExecutions"]
 
 
 @runtime_checkable
@@ -71,16 +73,21 @@ class Provider(Protocol):
 
 
 @runtime_checkable
-class StartsUp(Protocol):
+class ChecksHealth(Protocol):
+    """A provider that can say whether its engine and workflows are available."""
+
+    async def health(self) -> ProviderHealth:
+        """Each check of what it needs, and whether each stored workflow can run; never raises."""
+        ...
+
+
+@runtime_checkable
+class StartsUp(ChecksHealth, Protocol):
     """A provider that has work to do when the control plane starts (e.g. registering its
-    built-in workflows) and can say whether its engine and workflows are available."""
+    built-in workflows), and reports its health."""
 
     async def start(self) -> None:
         """Do the start-up work; a failure is logged (with the endpoint), never raised."""
-        ...
-
-    async def health(self) -> dict[str, Any]:
-        """Whether the engine is reachable and which workflows are available."""
         ...
 
 

@@ -67,6 +67,10 @@ def redact_secrets(
     return event_dict
 
 
+def _drop(_logger: Any, _method: str, _event_dict: MutableMapping[str, Any]) -> Any:
+    raise structlog.DropEvent
+
+
 def configure_logging(
     *,
     level: str = "info",
@@ -78,8 +82,11 @@ def configure_logging(
 
     `auto` renders JSON unless the stream is a terminal. Logs go to stderr by default so that
     a command's stdout stays clean for its output. `extra_processors` run first (e.g. to
-    drop events).
+    drop events). `level="off"` writes nothing.
     """
+    off = level.lower() == "off"
+    if off:
+        extra_processors = [_drop, *extra_processors]
     out = stream if stream is not None else sys.stderr
     if fmt == "auto":
         fmt = "console" if out.isatty() else "json"
@@ -99,7 +106,7 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
+            logging.CRITICAL if off else logging.getLevelNamesMapping()[level.upper()]
         ),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,

@@ -65,6 +65,18 @@ def restate_server(
         yield server
 
 
+@pytest.fixture(scope="module")
+def own_restate_server(
+    restate_binary: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalRestateServer]:
+    """A server of the module's own, for tests that need one no other test wrote to (its
+    stored workflows and deployments are the module's alone)."""
+    with LocalRestateServer(
+        binary=restate_binary, data_dir=tmp_path_factory.mktemp("own-restate")
+    ) as server:
+        yield server
+
+
 def register_deployment(server: LocalRestateServer, uri: str, **options: object) -> None:
     """Register the deployment at `uri` through the admin API (`options`: `force`,
     `use_http_11`, ...), asserting Restate took it."""

@@ -17,7 +17,7 @@ from .state import fail, state_of
 from .watch import watch
 from .workflow_cmd import OutputOption, ProviderOption
 
-__all__ = ["execution_app"]
+__all__ = ["WatchOption", "execution_app", "exit_for", "show_status"]
 
 execution_app = typer.Typer(help="Start, watch, stop and list executions.", no_args_is_help=True)
 WatchOption = Annotated[
@@ -25,7 +25,9 @@ WatchOption = Annotated[
 ]
 
 
-def _show(status: ExecutionStatus, output: Output) -> None:
+def show_status(status: ExecutionStatus, output: Output) -> None:
+    """An execution's status: its fields a line each, or JSON."""
+
     def table() -> None:
         for label, value in (
             ("execution", status.execution_id),
@@ -53,7 +55,7 @@ def _summaries(statuses: list[ExecutionStatus]) -> None:
     console.print(grid)
 
 
-def _exit_code(*statuses: ExecutionStatus) -> None:
+def exit_for(*statuses: ExecutionStatus) -> None:
     """Exit 3 when any of the executions ended in a state but `succeeded`."""
     if any(s.state.is_terminal and s.state is not ExecutionState.SUCCEEDED for s in statuses):
         raise typer.Exit(3)
@@ -90,8 +92,8 @@ def start(
 
     status = with_manager(state_of(ctx), go)
     if status is not None:
-        _show(status, output)
-        _exit_code(status)
+        show_status(status, output)
+        exit_for(status)
 
 
 @execution_app.command("status")
@@ -120,8 +122,8 @@ def status(
         return await manager.get_execution_status(execution_ids[0], provider_type=provider)
 
     result = with_manager(state_of(ctx), go)
-    _show(result, output)
-    _exit_code(result)
+    show_status(result, output)
+    exit_for(result)
 
 
 def _show_many(
@@ -140,7 +142,7 @@ def _show_many(
         typer.echo(f"error: {ExecutionNotFoundError(execution_id)}", err=True)
     if missing:
         raise typer.Exit(1)
-    _exit_code(*statuses)
+    exit_for(*statuses)
 
 
 @execution_app.command("stop")

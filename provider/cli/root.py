@@ -14,6 +14,7 @@ from .._exceptions import WorkflowError
 from ..config import CONFIG_FILE_ENV, ConfigError, split_config_flags
 from .config_cmd import config_app
 from .execution_cmd import execution_app
+from .health_cmd import health
 from .identity_cmd import identity_key
 from .register_cmd import register
 from .run_cmd import run
@@ -47,6 +48,7 @@ app.add_typer(execution_app, name="execution")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(secrets_app, name="secrets")
 app.command()(validate)
+app.command()(health)
 app.command()(run)
 app.command()(serve)
 app.command()(register)
@@ -62,10 +64,15 @@ def root(
             "--config", "-c", help=f"YAML settings file (default: ${CONFIG_FILE_ENV}, if set)."
         ),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Write log lines to stderr (at log.level)."),
+    ] = False,
 ) -> None:
     """Landlord's tenant lifecycle on Restate."""
     state = ctx.ensure_object(CliState)
     state.config_file = config
+    state.verbose = verbose
 
 
 def main(argv: Sequence[str] | None = None) -> None:

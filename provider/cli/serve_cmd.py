@@ -81,7 +81,9 @@ def serve(
     except ServicesConfigError as error:
         raise fail(str(error)) from None
 
-    restate = state_of(ctx).loaded.settings.workflow.restate
+    state = state_of(ctx)
+    state.verbose = True  # a server's log lines are its output
+    restate = state.loaded.settings.workflow.restate
     if bind is None:
         parts = urlsplit(restate.deployment_uri)
         if not parts.port:

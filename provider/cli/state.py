@@ -23,10 +23,14 @@ def fail(message: str, *, code: int = 2) -> typer.Exit:
 
 @dataclass
 class CliState:
-    """Config flags split out of argv, the `--config` file, and the settings they load to."""
+    """Config flags split out of argv, the `--config` file, and the settings they load to.
+
+    `verbose` writes log lines (at `log.level`); without it a command's output has none.
+    `serve` sets it: a server's log lines are its output."""
 
     flags: dict[str, str] = field(default_factory=dict)
     config_file: Path | None = None
+    verbose: bool = False
 
     @cached_property
     def loaded(self) -> LoadedSettings:
@@ -36,7 +40,7 @@ class CliState:
         except ConfigError as error:
             raise fail(str(error)) from None
         log = loaded.settings.log
-        configure_logging(level=log.level, fmt=log.format)
+        configure_logging(level=log.level if self.verbose else "off", fmt=log.format)
         return loaded
 
 

@@ -39,6 +39,8 @@ from ..models import (
     ExecutionResult,
     ExecutionState,
     ExecutionStatus,
+    HealthCheck,
+    ProviderHealth,
     WorkflowSpec,
     utcnow,
 )
@@ -293,6 +295,7 @@ class MockProvider:
             workflow_id=execution.workflow_id,
             provider_type=self.name,
             state=execution.state,
+            execution_name=execution.input.execution_name,
             start_time=execution.start_time,
             stop_time=execution.stop_time,
             input=mask_secrets(execution.input.input),
@@ -391,6 +394,14 @@ class MockProvider:
             found.reverse()
             found.sort(key=lambda e: e.start_time, reverse=True)
             return [self._status(e) for e in found[:limit]]
+
+    async def health(self) -> ProviderHealth:
+        """Always healthy: the engine is this process's memory, every workflow in it runs."""
+        return ProviderHealth(
+            provider_type=self.name,
+            checks=[HealthCheck(name="engine", ok=True, detail="in memory")],
+            workflows=dict.fromkeys(sorted(self._workflows), True),
+        )
 
     async def aclose(self) -> None:
         """Nothing to release: the mock holds no connections."""

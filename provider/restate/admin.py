@@ -113,3 +113,8 @@ class AdminApi:
     async def health(self) -> bool:
         """Whether the admin API answers its health check."""
         return (await self.http.request("GET", "/health")).is_success
+
+    async def version(self) -> str:
+        """The server's version (`GET /version`), e.g. `1.7.12`."""
+        answer = self.http.check(await self.http.request("GET", "/version")).json()
+        return str(answer.get("version", "")) if isinstance(answer, dict) else ""

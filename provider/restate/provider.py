@@ -55,6 +55,8 @@ from ..models import (
     ExecutionResult,
     ExecutionState,
     ExecutionStatus,
+    HealthCheck,
+    ProviderHealth,
     WorkflowSpec,
     utcnow,
 )
@@ -63,6 +65,7 @@ from .admin import AdminApi
 from .definition import RestateDefinition
 from .definition_store import DefinitionStore
 from .deployments import discover, register_deployment
+from .health import deployment_checks, server_checks, service_availability
 from .http import RestateHttp
 from .ingress import IngressApi
 from .input_schema import InputSchema
@@ -502,29 +505,34 @@ class RestateProvider:
         else:
             self._log.info("registered", workflow_id=BUILTIN_WORKFLOW_ID)
 
-    async def health(self) -> dict[str, Any]:
-        """Server reachability and whether each stored workflow's service is available."""
+    async def health(self) -> ProviderHealth:
+        """The server (admin API, ingress, version), each deployment the stored workflows
+        register (can Restate reach it?), and each stored workflow's service (registered and
+        public?). Nothing changes; a check that fails says why in one line."""
+        checks = await server_checks(self.admin, self.ingress.http)
+        if not checks[0].ok:
+            return ProviderHealth(provider_type=self.name, checks=checks)
         try:
-            reachable = await self.admin.health()
-            served = {
-                spec.workflow_id: self._service_of(spec) for spec in await self.definitions.specs()
-            }
+            specs = await self.definitions.specs()
         except WorkflowError as error:
-            return {
-                "endpoint": self.settings.admin_endpoint,
-                "reachable": False,
-                "reason": str(error),
-            }
-        available = {}
-        for service in sorted(set(served.values())):
-            found = await self.admin.service(service)
-            available[service] = bool(found and found.get("public", True))
-        workflows = {workflow_id: available[served[workflow_id]] for workflow_id in sorted(served)}
-        return {
-            "endpoint": self.settings.admin_endpoint,
-            "reachable": reachable,
-            "workflows": workflows,
-        }
+            checks.append(HealthCheck(name="stored workflows", ok=False, detail=str(error)))
+            return ProviderHealth(provider_type=self.name, checks=checks)
+        served = {spec.workflow_id: self._service_of(spec) for spec in specs}
+        targets = {}
+        for spec in specs:
+            definition = RestateDefinition.parse(spec.definition)
+            if self._registers(definition):
+                target = self._target(definition)
+                targets[json.dumps(target, sort_keys=True)] = target
+        checks += await deployment_checks(self.admin, targets.values())
+        available = await service_availability(self.admin, served.values())
+        return ProviderHealth(
+            provider_type=self.name,
+            checks=checks,
+            workflows={
+                workflow_id: available[served[workflow_id]] for workflow_id in sorted(served)
+            },
+        )
 
     async def aclose(self) -> None:
         """Close both pooled clients."""

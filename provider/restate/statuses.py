@@ -69,6 +69,7 @@ def summary(
         workflow_id=workflow_id,
         provider_type=provider_type,
         state=state,
+        execution_name=str(name or ""),
         start_time=parse_time(row.get("created_at")),
         stop_time=parse_time(row.get("completed_at")),
         error=error,
@@ -77,7 +78,6 @@ def summary(
             "retry_count": row.get("retry_count", 0),
             "last_failure": row.get("last_failure"),
             "next_retry_at": row.get("next_retry_at"),
-            "execution_name": name,
             "deployment_id": row.get("pinned_deployment_id"),
         },
     )

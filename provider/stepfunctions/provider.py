@@ -53,6 +53,7 @@ from .._exceptions import (
     InvalidSpecError,
     Problem,
     ProviderUnavailableError,
+    WorkflowError,
     WorkflowNotFoundError,
 )
 from ..config.settings import StepFunctionsSettings
@@ -62,6 +63,8 @@ from ..models import (
     ExecutionResult,
     ExecutionState,
     ExecutionStatus,
+    HealthCheck,
+    ProviderHealth,
     WorkflowSpec,
     utcnow,
 )
@@ -454,6 +457,7 @@ class StepFunctionsProvider:
             workflow_id=parse_execution_arn(arn).workflow_id,
             provider_type=self.name,
             state=state,
+            execution_name=str(described.get("name", "")),
             start_time=utc(described.get("startDate")),
             stop_time=utc(described.get("stopDate")),
             input=mask_secrets(decode_json(described.get("input"))),
@@ -506,6 +510,7 @@ class StepFunctionsProvider:
                     workflow_id=workflow_id,
                     provider_type=self.name,
                     state=found,
+                    execution_name=str(item.get("name", "")),
                     start_time=utc(item.get("startDate")),
                     stop_time=utc(item.get("stopDate")),
                     metadata={
@@ -516,6 +521,16 @@ class StepFunctionsProvider:
                 )
             )
         return statuses
+
+    async def health(self) -> ProviderHealth:
+        """Whether Step Functions answers with these credentials (one `ListStateMachines`)."""
+        try:
+            await self._aws("list_state_machines", {"maxResults": 1})
+        except WorkflowError as error:
+            check = HealthCheck(name="Step Functions API", ok=False, detail=str(error))
+        else:
+            check = HealthCheck(name="Step Functions API", ok=True, detail=self.endpoint)
+        return ProviderHealth(provider_type=self.name, checks=[check])
 
     async def aclose(self) -> None:
         """Close the client's connection pool; a later call makes a new client."""

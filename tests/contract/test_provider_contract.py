@@ -161,9 +161,11 @@ async def test_start_unknown_workflow_is_not_found(provider: Provider) -> None:
 
 async def test_status_reports_the_execution(provider: Provider, target: ContractTarget) -> None:
     spec = await _created(provider, target)
-    started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+    name = _id("run")
+    started = await provider.start_execution(spec.workflow_id, _input(name))
     status = await _until_terminal(provider, started.execution_id, target)
     assert status.execution_id == started.execution_id
+    assert status.execution_name == name
     assert status.workflow_id == spec.workflow_id
     assert status.provider_type == provider.name
     assert status.state is ExecutionState.SUCCEEDED
@@ -284,14 +286,16 @@ async def test_deleted_workflow_cannot_start(provider: Provider, target: Contrac
 async def test_list_executions_of_a_workflow(provider: Provider, target: ContractTarget) -> None:
     spec = await _created(provider, target)
     other = await _created(provider, target)
-    ids = set()
+    ids, names = set(), set()
     for _ in range(3):
-        started = await provider.start_execution(spec.workflow_id, _input(_id("run")))
+        names.add(name := _id("run"))
+        started = await provider.start_execution(spec.workflow_id, _input(name))
         ids.add(started.execution_id)
         await _until_terminal(provider, started.execution_id, target)
     await provider.start_execution(other.workflow_id, _input(_id("run")))
     listed = await provider.list_executions(spec.workflow_id)
     assert {status.execution_id for status in listed} == ids
+    assert {status.execution_name for status in listed} == names
     assert all(status.workflow_id == spec.workflow_id for status in listed)
     assert len(await provider.list_executions(spec.workflow_id, limit=2)) == 2
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,14 +22,9 @@ WAITING_DEADLINE_SECONDS = 30.0
 
 
 @pytest.fixture(scope="module")
-def server(
-    restate_binary: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LocalRestateServer]:
-    """A server of this module's own: these tests register deployments that later stop."""
-    with LocalRestateServer(
-        binary=restate_binary, data_dir=tmp_path_factory.mktemp("register-restate")
-    ) as restate:
-        yield restate
+def server(own_restate_server: LocalRestateServer) -> LocalRestateServer:
+    """These tests register deployments that later stop: on a server of their own."""
+    return own_restate_server
 
 
 def environment(server: LocalRestateServer, deployment_uri: str) -> dict[str, str]:

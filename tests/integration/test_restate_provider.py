@@ -995,7 +995,10 @@ async def test_closed_port_is_unavailable_naming_the_endpoint(stack: Stack) -> N
                 await call()
             assert raised.value.endpoint == endpoint
             assert endpoint in str(raised.value)
-        assert (await provider.health())["reachable"] is False
+        health = await provider.health()
+        assert not health.healthy
+        assert [(c.name, c.ok) for c in health.checks] == [("admin API", False), ("ingress", False)]
+        assert endpoint in health.checks[0].detail
     finally:
         await provider.aclose()
         await closed_ingress.aclose()

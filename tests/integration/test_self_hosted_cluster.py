@@ -356,7 +356,7 @@ def _finished(status: ExecutionStatus) -> bool:
 def _assert_succeeded(statuses: dict[str, ExecutionStatus]) -> None:
     """Every execution succeeded; otherwise name each one that did not, with its error."""
     failed = {
-        str(status.metadata.get("execution_name")): (
+        status.execution_name: (
             status.state.value,
             status.error.message if status.error else None,
         )

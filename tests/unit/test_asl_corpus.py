@@ -1,7 +1,7 @@
 """The in-memory ASL runner against moto's Step Functions interpreter (an implementation
 nobody here wrote): every machine of the corpus runs on both, and the outputs (or the error
-names) agree. Where moto is known to differ from the specification, the case says so and the
-specification wins."""
+names) agree; the mock provider, which runs ASL with that runner, ends each the same. Where
+moto is known to differ from the specification, the case says so and the specification wins."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -17,6 +18,8 @@ import pytest
 
 import asl
 from asl import DefinitionError, StatesError, check, run_in_memory
+from provider import ExecutionInput, ExecutionState, WorkflowSpec
+from provider.mock import MockProvider
 from tests.asl_corpus import (
     CORPUS,
     ECHO_FUNCTION,
@@ -172,3 +175,24 @@ def test_the_reserved_prefix_names_only_the_languages_errors_as_moto_says(
     except sfn.exceptions.ClientError:
         moto = False
     assert (ours, moto) == (defined, defined)
+
+
+async def _on_the_mock(case: Case) -> tuple[str, Any]:
+    provider = MockProvider()
+    workflow_id = f"corpus-{uuid.uuid4().hex[:8]}"
+    await provider.create_workflow(
+        WorkflowSpec(workflow_id=workflow_id, definition=machine_of(case))
+    )
+    started = await provider.start_execution(
+        workflow_id, ExecutionInput(execution_name="run", input=case.input)
+    )
+    status = await provider.wait_for_execution(started.execution_id, timeout=timedelta(seconds=30))
+    if status.state is ExecutionState.SUCCEEDED:
+        return "SUCCEEDED", status.output
+    assert status.error is not None, status
+    return str(status.state.value).upper(), status.error.code
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[case.name for case in CORPUS])
+def test_the_mock_provider_ends_every_machine_as_the_runner_does(sfn: Any, case: Case) -> None:
+    assert asyncio.run(_on_the_mock(case)) == _ours(case)

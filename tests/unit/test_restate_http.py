@@ -293,7 +293,7 @@ async def exercise(provider: RestateProvider) -> None:
     assert (await provider.get_execution_status(INVOCATION)).state is ExecutionState.RUNNING
     assert len(await provider.list_executions(WORKFLOW)) == 1
     await provider.stop_execution(INVOCATION, "test")
-    assert (await provider.health())["reachable"] is True
+    assert (await provider.health()).checks[0].ok is True
     await provider.delete_workflow(WORKFLOW)
 
 

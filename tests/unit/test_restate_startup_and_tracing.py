@@ -30,8 +30,8 @@ async def test_startup_registration_failure_is_logged_and_startup_goes_on() -> N
     assert failure["workflow_id"] == "tenant-provisioning"
     assert f"cannot reach {closed}" in failure["reason"]
     health = await provider.health()
-    assert health["reachable"] is False
-    assert health["endpoint"] == closed
+    assert not health.healthy
+    assert f"cannot reach {closed}" in health.checks[0].detail
     await provider.aclose()
 
 

@@ -903,6 +903,15 @@ async def test_an_unreachable_endpoint_is_named() -> None:
     assert "EndpointConnectionError" in str(raised.value)
     with pytest.raises(ProviderUnavailableError):
         await provider.create_workflow(spec(PASS))
+    report = await provider.health()
+    assert not report.healthy
+    assert "EndpointConnectionError" in report.checks[0].detail
+
+
+async def test_health_is_one_call_that_answers(sfn: StepFunctionsProvider) -> None:
+    report = await sfn.health()
+    assert report.healthy
+    assert [(c.name, c.ok) for c in report.checks] == [("Step Functions API", True)]
 
 
 async def test_aclose_releases_the_client(sfn: StepFunctionsProvider) -> None:

@@ -235,7 +235,7 @@ async def test_the_definition_is_bound_at_start(provider: RestateProvider) -> No
     )
     assert (await provider.wait_for_execution(later.execution_id, timeout=WAIT)).output == "second"
     listed = await provider.list_executions(workflow_id)
-    assert {s.metadata["execution_name"] for s in listed} == {"a", "b"}
+    assert {s.execution_name for s in listed} == {"a", "b"}
     assert all(s.workflow_id == workflow_id for s in listed)
 
 
@@ -344,5 +344,5 @@ async def test_health_lists_every_asl_workflow_though_they_share_one_service(
     for workflow_id in names:
         await provider.create_workflow(_spec(workflow_id, machine_of(CORPUS[0])))
     health = await provider.health()
-    assert health["reachable"] is True
-    assert {name: health["workflows"].get(name) for name in names} == dict.fromkeys(names, True)
+    assert health.healthy, health
+    assert {name: health.workflows.get(name) for name in names} == dict.fromkeys(names, True)
