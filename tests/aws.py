@@ -46,8 +46,9 @@ def fake_aws(
 
 @contextmanager
 def moto_server(*, region: str) -> Iterator[dict[str, str]]:
-    """moto as a server on a free port, Lambda as `SIMPLE_LAMBDA`: yields the environment a
-    process needs to call it (endpoint, fake credentials, region)."""
+    """moto as a server on a free port, Lambda as `SIMPLE_LAMBDA`, Step Functions executing
+    its state machines: yields the environment a process needs to call it (endpoint, fake
+    credentials, region)."""
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -55,7 +56,8 @@ def moto_server(*, region: str) -> Iterator[dict[str, str]]:
     try:
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
-        httpx.post(f"{url}/moto-api/config", json=SIMPLE_LAMBDA, trust_env=False).raise_for_status()
+        config = {**SIMPLE_LAMBDA, "stepfunctions": {"execute_state_machine": True}}
+        httpx.post(f"{url}/moto-api/config", json=config, trust_env=False).raise_for_status()
         yield {**_FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": url, "AWS_DEFAULT_REGION": region}
     finally:
         server.stop()
