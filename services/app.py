@@ -10,6 +10,7 @@ from sealing import KeyringError
 
 from .logs import configure
 from .secrets import services_keyring
+from .serving import bound_closed_streams
 from .settings import ENV_PREFIX, ServicesConfigError, ServicesSettings, load_services_settings
 from .workflows import (
     execution_deadline,
@@ -39,6 +40,7 @@ def create_app(settings: ServicesSettings | None = None) -> object:
     `ServicesConfigError` naming the variable."""
     settings = settings or load_services_settings()
     configure(settings)
+    bound_closed_streams()
     try:
         services_keyring()
     except KeyringError as error:

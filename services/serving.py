@@ -20,8 +20,10 @@ from telemetry import get_logger
 
 __all__ = [
     "APP_REF",
+    "CLOSED_STREAMS_REMEMBERED",
     "PRODUCTION_SETTINGS",
     "advertised_uri",
+    "bound_closed_streams",
     "hypercorn_config",
     "serve",
     "serve_until_signalled",
@@ -35,6 +37,17 @@ PRODUCTION_SETTINGS: dict[str, int | float] = {
     "graceful_timeout": 5,
 }
 _log = get_logger("landlord.services.serving")
+CLOSED_STREAMS_REMEMBERED = 1_024
+"""Closed HTTP/2 streams h2 remembers per connection. Its default, 65,536, makes Restate's one
+long-lived connection grow for tens of thousands of invocations; a frame on a closed stream it
+no longer remembers is answered with a stream reset, as for any stream it never saw."""
+
+
+def bound_closed_streams() -> None:
+    """Apply `CLOSED_STREAMS_REMEMBERED` to every HTTP/2 connection this process serves."""
+    import h2.connection
+
+    h2.connection.H2Connection.MAX_CLOSED_STREAMS = CLOSED_STREAMS_REMEMBERED
 
 
 def hypercorn_config(*, bind: str, workers: int = 1, app: str = APP_REF) -> Config:

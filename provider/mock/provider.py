@@ -400,8 +400,12 @@ class MockProvider:
         return ProviderHealth(
             provider_type=self.name,
             checks=[HealthCheck(name="engine", ok=True, detail="in memory")],
-            workflows=dict.fromkeys(sorted(self._workflows), True),
+            workflows=dict.fromkeys(sorted(self._workflow_ids()), True),
         )
+
+    def _workflow_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._workflows)
 
     async def aclose(self) -> None:
         """Nothing to release: the mock holds no connections."""

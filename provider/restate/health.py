@@ -16,7 +16,7 @@ from .admin import AdminApi
 from .deployments import discover
 from .http import RestateHttp
 
-__all__ = ["RESTATE_SERVER_VERSION", "deployment_checks", "server_checks", "service_availability"]
+__all__ = ["deployment_checks", "server_checks", "service_availability"]
 
 
 def _line(version: str) -> tuple[str, ...]:

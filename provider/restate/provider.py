@@ -525,7 +525,11 @@ class RestateProvider:
                 target = self._target(definition)
                 targets[json.dumps(target, sort_keys=True)] = target
         checks += await deployment_checks(self.admin, targets.values())
-        available = await service_availability(self.admin, served.values())
+        try:
+            available = await service_availability(self.admin, served.values())
+        except WorkflowError as error:
+            checks.append(HealthCheck(name="services", ok=False, detail=str(error)))
+            return ProviderHealth(provider_type=self.name, checks=checks)
         return ProviderHealth(
             provider_type=self.name,
             checks=checks,

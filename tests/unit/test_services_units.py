@@ -263,3 +263,35 @@ async def test_a_lost_connection_is_retried_by_restate_not_compensated(
         await operation.run()
     assert operation._end_badly.await_count == (1 if compensates else 0)
     assert isinstance(ended.value, restate.TerminalError) == compensates
+
+
+def test_a_served_connection_remembers_a_bounded_number_of_closed_streams(
+    tmp_path: Path,
+) -> None:
+    """Restate keeps one HTTP/2 connection for every invocation: h2's record of its closed
+    streams must stop growing long before h2's own cap (65,536)."""
+    import h2.config
+    import h2.connection
+
+    from services.app import create_app
+    from services.serving import CLOSED_STREAMS_REMEMBERED
+
+    create_app(ServicesSettings(state_dir=tmp_path))
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    client.initiate_connection()
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    for stream_id in range(1, 2 * (CLOSED_STREAMS_REMEMBERED + 100), 2):
+        client.send_headers(
+            stream_id,
+            [(":method", "POST"), (":path", "/"), (":scheme", "http"), (":authority", "x")],
+            end_stream=True,
+        )
+        server.receive_data(client.data_to_send())
+        server.send_headers(stream_id, [(":status", "200")], end_stream=True)
+        client.receive_data(server.data_to_send())
+        server.open_inbound_streams  # noqa: B018 - counting streams is when h2 records closed ones
+    assert CLOSED_STREAMS_REMEMBERED < 65_536
+    assert len(server._closed_streams) <= CLOSED_STREAMS_REMEMBERED

@@ -290,8 +290,10 @@ async def test_a_definition_that_breaks_the_specification_is_refused(
 async def test_a_crash_in_the_middle_of_a_map_runs_no_task_twice(
     provider: RestateProvider, services: AsgiProcess, http_target: HttpTarget
 ) -> None:
-    """kill -9 of the services between two of a Map's Tasks (each item: a call, then a
-    durable wait): after a restart the execution ends, and each item was called once."""
+    """kill -9 of the services in the middle of a Map (one item at a time, each a call, then
+    a durable wait), as the third item's call arrives: after a restart the execution ends; the
+    items that ended before the kill were not called again; the call in flight at the kill
+    may be made again, as its result was not journaled yet (at least once, never lost)."""
     prefix = f"/crash-{uuid.uuid4().hex[:6]}"
     machine = {
         "StartAt": "Each",
@@ -326,15 +328,18 @@ async def test_a_crash_in_the_middle_of_a_map_runs_no_task_twice(
         workflow_id, ExecutionInput(execution_name="c", input=[1, 2, 3, 4])
     )
     deadline = asyncio.get_running_loop().time() + WAIT.total_seconds()
-    while not http_target.counts(f"{prefix}-2"):
-        assert asyncio.get_running_loop().time() < deadline, "the second item was never called"
+    in_flight = f"{prefix}-3"
+    while not http_target.counts(in_flight):
+        assert asyncio.get_running_loop().time() < deadline, "the third item was never called"
         await asyncio.sleep(0.02)
     services.kill()
     services.start()
     status = await provider.wait_for_execution(started.execution_id, timeout=WAIT)
     assert status.state is ExecutionState.SUCCEEDED, status.error
     assert status.output == [{"path": f"{prefix}-{n}"} for n in (1, 2, 3, 4)]
-    assert http_target.counts(prefix) == {f"{prefix}-{n}": 1 for n in (1, 2, 3, 4)}
+    called = http_target.counts(prefix)
+    assert called.pop(in_flight) in (1, 2)
+    assert called == {f"{prefix}-{n}": 1 for n in (1, 2, 4)}
 
 
 async def test_health_lists_every_asl_workflow_though_they_share_one_service(
