@@ -42,7 +42,7 @@ TENANT_TRIGGER = "landlord-restate tenant"
 _DIGEST_HEX = 12
 _SLUG = 48
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-_RUNNING_PHASE = {
+_RUNNING_PHASE: dict[str, TenantPhase] = {
     Operation.PLAN: TenantPhase.PLANNING,
     Operation.PROVISION: TenantPhase.PROVISIONING,
     Operation.UPDATE: TenantPhase.UPDATING,
@@ -95,8 +95,7 @@ def phase_of(status: ExecutionStatus) -> str:
     if isinstance(progress, Mapping) and progress.get("phase"):
         return str(progress["phase"])
     operation = str(_input(status).get("operation", ""))
-    running = {str(op): phase for op, phase in _RUNNING_PHASE.items()}
-    return running.get(operation, TenantPhase.REQUESTED).value
+    return _RUNNING_PHASE.get(operation, TenantPhase.REQUESTED).value
 
 
 class TenantSummary(BaseModel):

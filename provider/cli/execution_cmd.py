@@ -12,7 +12,7 @@ from rich.table import Table
 from .._exceptions import ExecutionNotFoundError
 from ..manager import Manager
 from ..models import ExecutionInput, ExecutionState, ExecutionStatus
-from .runtime import Output, console, emit, with_manager
+from .runtime import Output, console, echo_fields, emit, with_manager
 from .state import fail, state_of
 from .watch import watch
 from .workflow_cmd import OutputOption, ProviderOption
@@ -29,18 +29,21 @@ def show_status(status: ExecutionStatus, output: Output) -> None:
     """An execution's status: its fields a line each, or JSON."""
 
     def table() -> None:
-        for label, value in (
-            ("execution", status.execution_id),
-            ("workflow", status.workflow_id),
-            ("state", status.state.value),
-            ("sub-state", status.metadata.get("sub_state")),
-            ("started", status.start_time),
-            ("stopped", status.stop_time),
-            ("error", f"[{status.error.code}] {status.error.message}" if status.error else None),
-            ("output", json.dumps(status.output) if status.output is not None else None),
-        ):
-            if value is not None:
-                typer.echo(f"{label + ':':<11}{value}")
+        echo_fields(
+            [
+                ("execution", status.execution_id),
+                ("workflow", status.workflow_id),
+                ("state", status.state.value),
+                ("sub-state", status.metadata.get("sub_state")),
+                ("started", status.start_time),
+                ("stopped", status.stop_time),
+                (
+                    "error",
+                    f"[{status.error.code}] {status.error.message}" if status.error else None,
+                ),
+                ("output", json.dumps(status.output) if status.output is not None else None),
+            ]
+        )
 
     emit(status, output=output, table=table)
 
@@ -55,9 +58,9 @@ def _summaries(statuses: list[ExecutionStatus]) -> None:
     console.print(grid)
 
 
-def exit_for(*statuses: ExecutionStatus) -> None:
+def exit_for(*states: ExecutionState) -> None:
     """Exit 3 when any of the executions ended in a state but `succeeded`."""
-    if any(s.state.is_terminal and s.state is not ExecutionState.SUCCEEDED for s in statuses):
+    if any(state.is_terminal and state is not ExecutionState.SUCCEEDED for state in states):
         raise typer.Exit(3)
 
 
@@ -93,7 +96,7 @@ def start(
     status = with_manager(state_of(ctx), go)
     if status is not None:
         show_status(status, output)
-        exit_for(status)
+        exit_for(status.state)
 
 
 @execution_app.command("status")
@@ -123,7 +126,7 @@ def status(
 
     result = with_manager(state_of(ctx), go)
     show_status(result, output)
-    exit_for(result)
+    exit_for(result.state)
 
 
 def _show_many(
@@ -142,7 +145,7 @@ def _show_many(
         typer.echo(f"error: {ExecutionNotFoundError(execution_id)}", err=True)
     if missing:
         raise typer.Exit(1)
-    exit_for(*statuses)
+    exit_for(*(s.state for s in statuses))
 
 
 @execution_app.command("stop")

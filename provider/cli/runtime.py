@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal, TypeVar
 
 import typer
@@ -17,7 +17,7 @@ from ..factory import build_manager
 from ..manager import Manager
 from .state import CliState
 
-__all__ = ["Output", "emit", "report_invalid", "with_manager"]
+__all__ = ["Output", "echo_fields", "emit", "report_invalid", "with_manager"]
 
 T = TypeVar("T")
 Output = Literal["table", "json"]
@@ -60,6 +60,13 @@ def emit(value: BaseModel | list[Any], *, output: Output, table: Callable[[], No
             typer.echo(json.dumps([json.loads(v.model_dump_json()) for v in value], indent=2))
         return
     table()
+
+
+def echo_fields(fields: Iterable[tuple[str, object]]) -> None:
+    """One `label: value` line per field that has a value, the values lined up."""
+    for label, value in fields:
+        if value is not None:
+            typer.echo(f"{label + ':':<11}{value}")
 
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)

@@ -18,12 +18,12 @@ from rich.table import Table
 from services.contract import Operation
 
 from ..manager import Manager
-from ..models import ExecutionState, ExecutionStatus
+from ..models import ExecutionStatus
 from ..restate import RestateProvider
 from ..tenants import Tenants, TenantSummary
 from .execution_cmd import WatchOption, exit_for, show_status
 from .files import read_mapping
-from .runtime import console, emit, with_manager
+from .runtime import console, echo_fields, emit, with_manager
 from .state import fail, state_of
 from .watch import watch
 from .workflow_cmd import OutputOption, ProviderOption
@@ -75,7 +75,7 @@ def _operation(operation: Operation) -> Callable[..., None]:
 
         status = with_manager(state_of(ctx), go)
         show_status(status, output)
-        exit_for(status)
+        exit_for(status.state)
 
     return command
 
@@ -98,10 +98,6 @@ def _summaries(found: list[TenantSummary]) -> None:
     console.print(grid)
 
 
-def _ended_badly(summary: TenantSummary) -> bool:
-    return summary.state.is_terminal and summary.state is not ExecutionState.SUCCEEDED
-
-
 @tenant_app.command("status")
 def status(
     ctx: typer.Context,
@@ -118,21 +114,20 @@ def status(
         raise fail(f"tenant {tenant_id!r} has no operations", code=1)
 
     def table() -> None:
-        for label, value in (
-            ("tenant", found.tenant_id),
-            ("phase", found.phase),
-            ("operation", found.operation),
-            ("state", found.state.value),
-            ("started", found.started),
-            ("execution", found.execution_id),
-            ("error", found.error),
-        ):
-            if value is not None:
-                typer.echo(f"{label + ':':<11}{value}")
+        echo_fields(
+            [
+                ("tenant", found.tenant_id),
+                ("phase", found.phase),
+                ("operation", found.operation),
+                ("state", found.state.value),
+                ("started", found.started),
+                ("execution", found.execution_id),
+                ("error", found.error),
+            ]
+        )
 
     emit(found, output=output, table=table)
-    if _ended_badly(found):
-        raise typer.Exit(3)
+    exit_for(found.state)
 
 
 @tenant_app.command("list")

@@ -24,11 +24,15 @@ def _line(version: str) -> tuple[str, ...]:
     return tuple(version.split(".")[:2])
 
 
+class _UnwantedAnswerError(Exception):
+    """A probe got an answer, and the answer is not what is needed."""
+
+
 async def _check(name: str, probe: Callable[[], Awaitable[str]]) -> HealthCheck:
     """Run one probe: what it saw, or the error's one line."""
     try:
         return HealthCheck(name=name, ok=True, detail=await probe())
-    except WorkflowError as error:
+    except (WorkflowError, _UnwantedAnswerError) as error:
         return HealthCheck(name=name, ok=False, detail=str(error))
 
 
@@ -48,23 +52,18 @@ async def server_checks(admin: AdminApi, ingress: RestateHttp) -> list[HealthChe
             )
         return ingress.base_url
 
+    async def pinned_line() -> str:
+        found = await admin.version()
+        if _line(found) != _line(RESTATE_SERVER_VERSION):
+            raise _UnwantedAnswerError(
+                f"{found}, not the {'.'.join(_line(RESTATE_SERVER_VERSION))} line this release "
+                f"is built for ({RESTATE_SERVER_VERSION})"
+            )
+        return f"{found} (pinned {RESTATE_SERVER_VERSION})"
+
     checks = [await _check("admin API", admin_answers), await _check("ingress", ingress_answers)]
     if checks[0].ok:
-        version = await _check("server version", admin.version)
-        if version.ok and _line(version.detail) != _line(RESTATE_SERVER_VERSION):
-            version = HealthCheck(
-                name=version.name,
-                ok=False,
-                detail=f"{version.detail}, not the {'.'.join(_line(RESTATE_SERVER_VERSION))} "
-                f"line this release is built for ({RESTATE_SERVER_VERSION})",
-            )
-        elif version.ok:
-            version = HealthCheck(
-                name=version.name,
-                ok=True,
-                detail=f"{version.detail} (pinned {RESTATE_SERVER_VERSION})",
-            )
-        checks.append(version)
+        checks.append(await _check("server version", pinned_line))
     return checks
 
 

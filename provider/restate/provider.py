@@ -517,10 +517,10 @@ class RestateProvider:
         except WorkflowError as error:
             checks.append(HealthCheck(name="stored workflows", ok=False, detail=str(error)))
             return ProviderHealth(provider_type=self.name, checks=checks)
-        served = {spec.workflow_id: self._service_of(spec) for spec in specs}
-        targets = {}
+        served, targets = {}, {}
         for spec in specs:
             definition = RestateDefinition.parse(spec.definition)
+            served[spec.workflow_id] = self._service(spec, definition)
             if self._registers(definition):
                 target = self._target(definition)
                 targets[json.dumps(target, sort_keys=True)] = target

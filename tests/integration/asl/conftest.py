@@ -53,18 +53,26 @@ def aws() -> Iterator[dict[str, str]]:
                     os.environ[name] = value
 
 
+def _started_services(
+    tmp_path_factory: pytest.TempPathFactory, aws: dict[str, str], name: str
+) -> AsgiProcess:
+    """`services.app:app` under hypercorn, calling moto for Lambda, its tenants of its own."""
+    served = AsgiProcess(
+        app_ref=SERVICES_APP,
+        work_dir=tmp_path_factory.mktemp(name),
+        env={**aws, "LANDLORD_SERVICES_STATE_DIR": str(tmp_path_factory.mktemp(f"{name}-tenants"))},
+    )
+    served.start()
+    return served
+
+
 @pytest.fixture(scope="package")
 def services(
     restate_server: LocalRestateServer,
     aws: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AsgiProcess]:
-    served = AsgiProcess(
-        app_ref=SERVICES_APP,
-        work_dir=tmp_path_factory.mktemp("services"),
-        env={**aws, "LANDLORD_SERVICES_STATE_DIR": str(tmp_path_factory.mktemp("tenants"))},
-    )
-    served.start()
+    served = _started_services(tmp_path_factory, aws, "services")
     try:
         yield served
     finally:
@@ -97,12 +105,7 @@ def replaying(
     with LocalRestateServer(
         binary=restate_binary, data_dir=tmp_path_factory.mktemp("replaying"), partitions=1
     ) as server:
-        served = AsgiProcess(
-            app_ref=SERVICES_APP,
-            work_dir=tmp_path_factory.mktemp("replayed-services"),
-            env={**aws, "LANDLORD_SERVICES_STATE_DIR": str(tmp_path_factory.mktemp("replayed"))},
-        )
-        served.start()
+        served = _started_services(tmp_path_factory, aws, "replayed-services")
         try:
             register_deployment(server, served.url, use_http_11=True)
             yield RestateSettings(
