@@ -88,8 +88,9 @@ ENV LANDLORD_SERVICES_STATE_DIR=/var/lib/landlord/tenants \
     LANDLORD_SERVICES_LOG_FORMAT=json
 USER 10001:10001
 EXPOSE 9080
-# /health is answered by the app itself and is not signature-checked; python is all the image has.
+# /live is answered by the app itself (not signature-checked) while it serves; /health would also
+# fail when a backend is down, which a restart cannot mend. python is all the image has.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-  CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9080/health', timeout=2)"]
+  CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9080/live', timeout=2)"]
 ENTRYPOINT ["python", "-m", "services"]
 CMD ["--bind", "0.0.0.0:9080"]

@@ -21,6 +21,7 @@ from services.contract import format_duration
 from telemetry.logs import get_logger
 
 from ._exceptions import ExecutionNotFoundError, InvalidSpecError, Problem
+from .metrics import record_operation
 from .models import (
     CreateWorkflowResult,
     ExecutionInput,
@@ -164,7 +165,8 @@ class Manager:
     async def _operation(
         self, operation: str, provider: Provider, **ids: _Field
     ) -> AsyncIterator[dict[str, _Field]]:
-        """Log one line and open one span per operation; callers may add ids as they learn them."""
+        """Log one line, open one span and record the metrics of one operation; callers may add
+        ids as they learn them."""
         fields: dict[str, _Field] = {k: v for k, v in ids.items() if v is not None}
         started = time.perf_counter()
         with _tracer.start_as_current_span(
@@ -177,24 +179,33 @@ class Manager:
             try:
                 yield fields
             except Exception as error:
+                seconds = time.perf_counter() - started
                 span.record_exception(error)
+                outcome = type(error).__name__
+                record_operation(
+                    provider=provider.name, operation=operation, outcome=outcome, seconds=seconds
+                )
                 self._log.warning(
                     "workflow operation failed",
                     operation=operation,
                     provider=provider.name,
-                    outcome=type(error).__name__,
+                    outcome=outcome,
                     error=str(error),
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(seconds * 1000, 2),
                     **fields,
                 )
                 raise
+            seconds = time.perf_counter() - started
+            record_operation(
+                provider=provider.name, operation=operation, outcome="ok", seconds=seconds
+            )
             log = self._log.debug if operation in _POLLING else self._log.info
             log(
                 "workflow operation",
                 operation=operation,
                 provider=provider.name,
                 outcome="ok",
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(seconds * 1000, 2),
                 **fields,
             )
 

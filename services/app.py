@@ -1,14 +1,17 @@
-"""`services.app:app`: the Restate deployment as an ASGI app (hypercorn serves it); with
-`AWS_LAMBDA_FUNCTION_NAME` set, the same object is the Lambda handler."""
+"""`services.app:app`: the Restate deployment as an ASGI app (hypercorn serves it), with the
+services' own `/metrics`, `/health` and `/live` beside it; with `AWS_LAMBDA_FUNCTION_NAME`
+set, the same object is the Lambda handler (Restate's endpoints only)."""
 
 from __future__ import annotations
 
 import restate
 from restate._internal import IdentityKeyException
+from restate.aws_lambda import is_running_on_lambda
 
 from sealing import KeyringError
 
 from .logs import configure
+from .routes import with_routes
 from .secrets import services_keyring
 from .serving import bound_closed_streams
 from .settings import ENV_PREFIX, ServicesConfigError, ServicesSettings, load_services_settings
@@ -46,9 +49,10 @@ def create_app(settings: ServicesSettings | None = None) -> object:
     except KeyringError as error:
         raise ServicesConfigError(str(error)) from None
     try:
-        return restate.app(services=SERVICES, identity_keys=settings.identity_keys or None)
+        deployment = restate.app(services=SERVICES, identity_keys=settings.identity_keys or None)
     except IdentityKeyException as error:
         raise ServicesConfigError(f"{ENV_PREFIX}IDENTITY_KEYS: {error}") from None
+    return deployment if is_running_on_lambda() else with_routes(deployment)
 
 
 app = create_app()

@@ -1,5 +1,5 @@
 """Settings of the services process (`LANDLORD_SERVICES_*`): request signing keys, where the
-`local` backend keeps its records, and logging."""
+`local` backend keeps its records, which backends `/health` checks, and logging."""
 
 from __future__ import annotations
 
@@ -59,6 +59,9 @@ class ServicesSettings(BaseSettings):
     lock_grace: PositiveDuration = timedelta(seconds=60)
     """How long after an operation's deadline its hold on the tenant lasts if it can no longer
     release it (killed, paused); then the next operation gets the tenant."""
+    health_backends: Annotated[list[str], NoDecode] = []
+    """Comma-separated compute backends (local, docker, ecs, mock) that `GET /health` asks
+    whether they can do their work now; empty asks none (the answer is then always healthy)."""
 
     @field_validator("identity_keys", mode="before")
     @classmethod
@@ -66,6 +69,24 @@ class ServicesSettings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    @field_validator("health_backends", mode="before")
+    @classmethod
+    def _split_backends(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("health_backends")
+    @classmethod
+    def _known_backends(cls, value: list[str]) -> list[str]:
+        from .compute import BACKENDS
+
+        unknown = [name for name in value if name not in BACKENDS]
+        if unknown:
+            known = ", ".join(sorted(BACKENDS))
+            raise ValueError(f"unknown backend {unknown[0]!r} (known: {known})")
+        return list(dict.fromkeys(value))
 
     @field_validator("identity_keys")
     @classmethod

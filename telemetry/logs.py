@@ -14,9 +14,17 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, Literal, TextIO
 
 import structlog
+from opentelemetry import trace
 from pydantic import SecretBytes, SecretStr
 
-__all__ = ["REDACTED", "LogFormat", "configure_logging", "get_logger", "redact_secrets"]
+__all__ = [
+    "REDACTED",
+    "LogFormat",
+    "add_trace_ids",
+    "configure_logging",
+    "get_logger",
+    "redact_secrets",
+]
 
 REDACTED = "***"
 LogFormat = Literal["auto", "json", "console"]
@@ -67,6 +75,18 @@ def redact_secrets(
     return event_dict
 
 
+def add_trace_ids(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the current span's `trace_id` and `span_id` (W3C hex), if any, so a
+    line joins its trace."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
+
+
 def _drop(_logger: Any, _method: str, _event_dict: MutableMapping[str, Any]) -> Any:
     raise structlog.DropEvent
 
@@ -102,6 +122,7 @@ def configure_logging(
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            add_trace_ids,
             redact_secrets,
             renderer,
         ],

@@ -2,10 +2,12 @@
 
 It starts a restate-server (data under `--data-dir`), serves the tenant workflow handlers,
 registers them through `RestateProvider`, provisions the demo tenant with the `local`
-backend while showing its progress, prints the tenant's endpoint and the Restate UI, and
-runs until Ctrl-C. Then it deletes the demo tenant through the workflow and stops
-everything. Running it again resumes with the same Restate data. Unless the environment names a
-secrets keyring, it makes one under `--data-dir` (once) for the services and itself to share.
+backend while showing its progress, prints the tenant's endpoint, the Restate UI and where
+each part's metrics are, and runs until Ctrl-C. Then it deletes the demo tenant through the
+workflow and stops everything. The control plane's own metrics are served by OpenTelemetry's
+Prometheus exporter unless `OTEL_METRICS_EXPORTER` says otherwise. Running it again resumes
+with the same Restate data. Unless the environment names a secrets keyring, it makes one
+under `--data-dir` (once) for the services and itself to share.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from local_stack.keyring import ensure_local_keyring
 from sealing import KEYRING_FILE_ENV, Keyring, KeyringError
 
 from .._exceptions import WorkflowError
-from ..config import RestateSettings
+from ..config import ConfigError, RestateSettings
 from ..manager import Manager
+from ..metrics_export import export_metrics
 from ..models import ExecutionInput, ExecutionState
 from ..registry import Registry
 from ..restate import BUILTIN_WORKFLOW_ID, RestateProvider, register_tenant_workflow
@@ -114,6 +117,7 @@ async def _serve_until_stopped(
     services: HttpProcess,
     *,
     keyring_file: Path | None,
+    metrics_url: str | None,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -138,6 +142,11 @@ async def _serve_until_stopped(
             if endpoint:
                 typer.echo(f"  tenant {DEMO_TENANT!r} is up at {endpoint}")
             typer.echo(f"  logs: {server.log_path}, {services.log_path}")
+            typer.echo(
+                f"  metrics: {services.url}/metrics (services), "
+                f"{server.node_url}/metrics (Restate)"
+                + (f", {metrics_url} (control plane)" if metrics_url else "")
+            )
             if keyring_file is not None:
                 typer.echo(f"  secrets keyring: {keyring_file}")
             typer.echo("Press Ctrl-C to stop.")
@@ -172,6 +181,10 @@ def run(
         raise fail(str(error), code=1) from None
     data_dir = data_dir.resolve()
     keyring_file = _secrets_keyring(data_dir)
+    try:
+        metrics_url = export_metrics(default="prometheus")
+    except ConfigError as error:
+        raise fail(str(error)) from None
     server = LocalRestateServer(
         binary=binary,
         data_dir=data_dir,
@@ -190,14 +203,23 @@ def run(
         url=settings.deployment_uri,
         log_path=data_dir / "services.log",
         # os.environ names the keyring now: the user's, or the file made above.
-        env={**os.environ, "LANDLORD_SERVICES_STATE_DIR": str(data_dir / "tenants")},
+        env={
+            **os.environ,
+            "LANDLORD_SERVICES_STATE_DIR": str(data_dir / "tenants"),
+            # the demo tenant runs on `local`: the services' /health checks that it can
+            "LANDLORD_SERVICES_HEALTH_BACKENDS": "local",
+        },
     )
     typer.echo(f"starting restate-server (data in {data_dir}) ...", err=True)
     try:
         server.start()
         data_dir.mkdir(parents=True, exist_ok=True)
         services.start()
-        asyncio.run(_serve_until_stopped(settings, server, services, keyring_file=keyring_file))
+        asyncio.run(
+            _serve_until_stopped(
+                settings, server, services, keyring_file=keyring_file, metrics_url=metrics_url
+            )
+        )
     except (RestateServerStartError, HttpProcessError, WorkflowError) as error:
         raise fail(str(error), code=1) from None
     finally:

@@ -72,6 +72,7 @@ def serve(
     ] = "60s",
 ) -> None:
     """Serve the tenant workflows to Restate (HTTP/2 cleartext, production limits)."""
+    from services.logs import drop_during_replay
     from services.serving import advertised_uri
     from services.serving import serve as run_server
     from services.settings import ServicesConfigError
@@ -83,6 +84,7 @@ def serve(
 
     state = state_of(ctx)
     state.verbose = True  # a server's log lines are its output
+    state.log_processors = [drop_during_replay]  # as the services' own logging does
     restate = state.loaded.settings.workflow.restate
     if bind is None:
         parts = urlsplit(restate.deployment_uri)

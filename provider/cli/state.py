@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+import structlog
 import typer
 
 from telemetry.logs import configure_logging
@@ -26,11 +27,13 @@ class CliState:
     """Config flags split out of argv, the `--config` file, and the settings they load to.
 
     `verbose` writes log lines (at `log.level`); without it a command's output has none.
-    `serve` sets it: a server's log lines are its output."""
+    `serve` sets it: a server's log lines are its output. `log_processors` run first on every
+    line (`serve` drops the lines of replayed handler code with one)."""
 
     flags: dict[str, str] = field(default_factory=dict)
     config_file: Path | None = None
     verbose: bool = False
+    log_processors: list[structlog.typing.Processor] = field(default_factory=list)
 
     @cached_property
     def loaded(self) -> LoadedSettings:
@@ -40,7 +43,11 @@ class CliState:
         except ConfigError as error:
             raise fail(str(error)) from None
         log = loaded.settings.log
-        configure_logging(level=log.level if self.verbose else "off", fmt=log.format)
+        configure_logging(
+            level=log.level if self.verbose else "off",
+            fmt=log.format,
+            extra_processors=self.log_processors,
+        )
         return loaded
 
 

@@ -209,6 +209,11 @@ class DockerBackend:
             return ComputeState(exists=False, detail="no container labelled for this tenant")
         return await self._state(_pick(containers))
 
+    async def reachable(self) -> str:
+        """Ping the engine."""
+        await asyncio.to_thread(lambda: self._call("ping the engine", self._engine().ping))
+        return "the Docker engine answers"
+
     # -- engine access (blocking; always run in a worker thread) -----------------------------
 
     def _engine(self) -> Any:

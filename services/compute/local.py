@@ -234,6 +234,13 @@ class LocalBackend:
 
         await asyncio.to_thread(destroy)
 
+    async def reachable(self) -> str:
+        """The records' directory exists (or can be made) and is writable."""
+        await asyncio.to_thread(self.state_dir.mkdir, parents=True, exist_ok=True)
+        if not os.access(self.state_dir, os.W_OK | os.X_OK):
+            raise PermissionError(f"cannot write tenant records in {self.state_dir}")
+        return f"tenant records in {self.state_dir}"
+
     async def status(self, tenant: TenantRef) -> ComputeState:
         """Whether the tenant's process runs and answers its health check."""
         return await asyncio.to_thread(lambda: self._observe(tenant, self.processes(tenant)))

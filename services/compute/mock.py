@@ -89,6 +89,10 @@ class MockBackend:
             self._tenants.pop(tenant.tenant_id, None)
             self._status_calls.pop(tenant.tenant_id, None)
 
+    async def reachable(self) -> str:
+        """Always: the mock keeps its tenants in memory."""
+        return "in memory"
+
     async def status(self, tenant: TenantRef) -> ComputeState:
         """The recorded tenant; healthy once polled `healthy_after` times."""
         with self._lock:

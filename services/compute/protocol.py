@@ -79,3 +79,8 @@ class ComputeBackend(Protocol):
     async def status(self, tenant: TenantRef) -> ComputeState:
         """Observe the tenant's resources (`exists=False` when there are none)."""
         ...
+
+    async def reachable(self) -> str:
+        """One line on what the backend reached (its engine, API or directory); raise, with
+        one line saying what could not be reached, when it cannot do its work now."""
+        ...

@@ -39,6 +39,7 @@ from sealing import (
 from telemetry.logs import REDACTED
 
 from ..compute import ComputeRejectedError, ComputeState
+from ..metrics import SECRET_OPEN_FAILURES
 from .references import UnresolvableReferenceError, resolve_reference
 
 __all__ = [
@@ -181,6 +182,13 @@ class RunSecrets:
         return _replaced(config, list(opened), lambda path, _value: opened[path])
 
     async def _open(self, root: str, path: Path, value: JsonValue) -> JsonValue:
+        try:
+            return await self._opening(root, path, value)
+        except SecretUnavailableError:
+            SECRET_OPEN_FAILURES.inc()
+            raise
+
+    async def _opening(self, root: str, path: Path, value: JsonValue) -> JsonValue:
         field = dotted((root, *path))
         try:
             marker = marker_of(value, path)

@@ -26,6 +26,7 @@ from ..contract import (
     MachineStatus,
     parse_states_failure,
 )
+from ..tracing import step_span
 
 __all__ = ["RestateRuntime", "execution_of"]
 
@@ -43,19 +44,23 @@ class _Randomness:
         return self.ctx.random().randrange(start, end)
 
 
-async def _attempt(resource: str, parameters: Any, timeout: float | None) -> dict[str, Any]:
-    """One call of an HTTP or Lambda resource, its outcome as a journal value: the result, or
-    the ASL error it ended with (a failure is an outcome too, so it is never re-run)."""
+async def _attempt(
+    state: str, resource: str, parameters: Any, timeout: float | None
+) -> dict[str, Any]:
+    """One call of an HTTP or Lambda resource by Task `state` (traced), its outcome as a journal
+    value: the result, or the ASL error it ended with (a failure is an outcome too, so it is
+    never re-run)."""
     known = asl.resource_of(resource)
     assert known is not None
     assert known.kind != "restate"
-    try:
-        if known.kind == "http":
-            result = await asl.call_http(parameters, timeout=timeout)
-        else:
-            result = await asl.call_lambda(known, resource, parameters)
-    except asl.StatesError as error:
-        return {"error": error.error, "cause": error.cause, "at": time.time()}
+    with step_span(state):
+        try:
+            if known.kind == "http":
+                result = await asl.call_http(parameters, timeout=timeout)
+            else:
+                result = await asl.call_lambda(known, resource, parameters)
+        except asl.StatesError as error:
+            return {"error": error.error, "cause": error.cause, "at": time.time()}
     return {"result": result, "at": time.time()}
 
 
@@ -150,6 +155,7 @@ class RestateRuntime:
                 state,
                 _attempt,
                 restate.RunOptions(max_attempts=3, type_hint=dict[str, Any]),
+                state=state,
                 resource=resource,
                 parameters=parameters,
                 timeout=timeout,

@@ -28,6 +28,7 @@ from ..contract import (
     states_failure,
 )
 from ..settings import services_settings
+from ..tracing import run_span
 from .machine_runtime import RestateRuntime
 from .retries import INVOCATION_RETRIES
 
@@ -81,23 +82,24 @@ async def _run(request: MachineRun, execution: asl.Execution, runtime: RestateRu
 
 @state_machine.main(name=STATE_MACHINE_HANDLER, workflow_retention=services_settings().retention)
 async def run(ctx: restate.WorkflowContext, request: MachineRun) -> JsonValue:
-    """Run the machine on its input to its end: its output, or its ASL error."""
-    _checked(request)
-    started = await ctx.time()
-    runtime = RestateRuntime(
-        ctx,
-        started=started,
-        keep=lambda status: ctx.set(STATUS_STATE_KEY, status.model_dump(mode="json")),
-    )
+    """Run the machine on its input to its end (traced): its output, or its ASL error."""
     workflow_id, name = split_machine_key(ctx.key())
-    execution = asl.Execution(
-        name=name,
-        input=request.input,
-        start_time=asl.format_timestamp(runtime.now()),
-        state_machine=workflow_id,
-    )
-    runtime.record("ExecutionStarted", None)
-    return await _run(request, execution, runtime)
+    with run_span("state_machine.run", ctx, workflow_id=workflow_id, execution_name=name):
+        _checked(request)
+        started = await ctx.time()
+        runtime = RestateRuntime(
+            ctx,
+            started=started,
+            keep=lambda status: ctx.set(STATUS_STATE_KEY, status.model_dump(mode="json")),
+        )
+        execution = asl.Execution(
+            name=name,
+            input=request.input,
+            start_time=asl.format_timestamp(runtime.now()),
+            state_machine=workflow_id,
+        )
+        runtime.record("ExecutionStarted", None)
+        return await _run(request, execution, runtime)
 
 
 @state_machine.handler(name=STATUS_HANDLER)

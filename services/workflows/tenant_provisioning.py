@@ -27,6 +27,7 @@ from ..contract import (
     STATUS_HANDLER,
     TENANT_RUN_HANDLER,
     TENANT_SERVICE,
+    TENANT_WORKFLOW_ID,
     TIMEOUT_HEADER,
     ProvisionRequest,
     ProvisionResult,
@@ -38,6 +39,7 @@ from ..contract import (
 )
 from ..secrets import RunSecrets
 from ..settings import services_settings
+from ..tracing import run_span
 from .retries import INVOCATION_RETRIES
 from .tenant import STATUS_KEY, TenantOperation
 
@@ -117,8 +119,16 @@ def spec_policy(
     workflow_retention=services_settings().retention,
 )
 async def run(ctx: restate.WorkflowContext, raw: bytes) -> ProvisionResult:
-    """Run one tenant operation (plan | provision | update | delete) to its end."""
-    request = parse_request(raw)
+    """Run one tenant operation (plan | provision | update | delete) to its end, traced."""
+    with run_span(
+        "tenant.run", ctx, workflow_id=TENANT_WORKFLOW_ID, execution_name=ctx.key()
+    ) as span:
+        request = parse_request(raw)
+        span.set_attributes({"tenant_id": request.tenant_id, "operation": request.operation.value})
+        return await _run(ctx, request)
+
+
+async def _run(ctx: restate.WorkflowContext, request: ProvisionRequest) -> ProvisionResult:
     timeout, retry_policy = spec_policy(request, ctx.request().headers)
     if request.compute_provider not in BACKENDS:
         known = ", ".join(sorted(BACKENDS))

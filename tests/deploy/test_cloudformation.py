@@ -177,7 +177,7 @@ def test_fargate_services_reach_restate_only_through_port_9080_from_restate() ->
     assert services["User"].split(":")[0] == "10001"
     assert services["ReadonlyRootFilesystem"] is True
     assert services["PortMappings"] == [{"ContainerPort": 9080, "Protocol": "tcp"}]
-    assert "127.0.0.1:9080/health" in " ".join(services["HealthCheck"]["Command"])
+    assert "127.0.0.1:9080/live" in " ".join(services["HealthCheck"]["Command"])
     assert [secret["Name"] for secret in services["Secrets"]] == [
         "LANDLORD_SERVICES_IDENTITY_KEYS",
         KEYRING_ENV,

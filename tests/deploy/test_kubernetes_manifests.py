@@ -144,11 +144,10 @@ def services_problems(resources: Resources) -> list[str]:
     for bound in ("requests", "limits"):
         if set(container.get("resources", {}).get(bound, {})) != {"cpu", "memory"}:
             problems.append(f"resources.{bound} must set cpu and memory")
-    if probe_port(services, container.get("readinessProbe")) != (
-        "/health",
-        SERVICES_PORT,
-    ):
+    if probe_port(services, container.get("readinessProbe")) != ("/health", SERVICES_PORT):
         problems.append("readiness probe is not GET /health on 9080")
+    if probe_port(services, container.get("livenessProbe")) != ("/live", SERVICES_PORT):
+        problems.append("liveness probe is not GET /live on 9080")
     identity = env.get("LANDLORD_SERVICES_IDENTITY_KEYS", {})
     source = identity.get("valueFrom", {})
     ref = source.get("configMapKeyRef") or source.get("secretKeyRef")
@@ -364,6 +363,12 @@ BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
     "key path outside the Secret mount": (
         "restate",
         lambda rs: _set_env(rs, "StatefulSet", "restate", PRIVATE_KEY_ENV, "/tmp/private.pem"),
+    ),
+    "services restarted when a backend is down": (
+        "services",
+        lambda rs: containers(find(rs, "Deployment", "landlord-services"))[0]["livenessProbe"][
+            "httpGet"
+        ].update(path="/health"),
     ),
     "services as root": (
         "services",

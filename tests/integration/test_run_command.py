@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from local_stack.keyring import LOCAL_KEY_ID, LOCAL_KEYRING_NAME, ensure_local_keyring
-from local_stack.ports import free_ports
+from local_stack.ports import free_port, free_ports
 from sealing import KEYRING_ENV, KEYRING_FILE_ENV, Keyring
 from tests.servers import environment_without_settings
 
@@ -35,7 +35,12 @@ class RunCommand:
     ) -> None:
         self.work_dir = work_dir
         self.ingress, self.admin, self.services, self.node = ports
-        self.env = env or {}
+        self.metrics = free_port()
+        self.env = {
+            "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1",
+            "OTEL_EXPORTER_PROMETHEUS_PORT": str(self.metrics),
+            **(env or {}),
+        }
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -165,6 +170,20 @@ def test_run_brings_up_a_demo_tenant_and_resumes_with_the_same_data(
     admin = f"http://127.0.0.1:{first.admin}"
     assert f"Admin UI: {admin}/ui/" in first.out
     assert "2/2 steps" in first.err
+    services, node = f"http://127.0.0.1:{first.services}", f"http://127.0.0.1:{first.node}"
+    control_plane = f"http://127.0.0.1:{first.metrics}/metrics"
+    assert (
+        f"metrics: {services}/metrics (services), {node}/metrics (Restate), "
+        f"{control_plane} (control plane)"
+    ) in first.out
+    scraped = httpx.get(f"{services}/metrics", timeout=5).text
+    assert (
+        'landlord_tenant_operations_ended_total{operation="provision",outcome="succeeded"} 1.0'
+        in scraped
+    )
+    assert 'workflow_operation="start_execution"' in httpx.get(control_plane, timeout=5).text
+    assert httpx.get(f"{node}/metrics", timeout=5).status_code == 200
+    assert httpx.get(f"{services}/health", timeout=5).json()["backends"][0]["backend"] == "local"
     endpoint = first.tenant_endpoint()
     assert httpx.get(endpoint + "/", timeout=5).json()["tenant"] == "demo"
     assert stat.S_IMODE(keyring_file.stat().st_mode) == 0o600

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -54,27 +55,30 @@ def _wait_for(log: Path, text: str, process: subprocess.Popen[bytes]) -> None:
         time.sleep(0.05)
 
 
-async def test_serve_register_leaves_a_workflow_that_can_be_started(
-    restate_server: LocalRestateServer, tmp_path: Path, stop: list[subprocess.Popen[bytes]]
-) -> None:
+def _serve_registered(
+    server: LocalRestateServer, tmp_path: Path, stop: list[subprocess.Popen[bytes]]
+) -> Path:
+    """`landlord-restate serve --register` against `server`, once it says it registered."""
     port = free_port()
     process, log = _serve(
-        [CLI, "serve", "--bind", f"127.0.0.1:{port}", "--register", restate_server.admin_url],
-        tmp_path,
+        [CLI, "serve", "--bind", f"127.0.0.1:{port}", "--register", server.admin_url], tmp_path
     )
     stop.append(process)
     _wait_for(log, '"event": "registered"', process)
+    return log
+
+
+async def _plan(server: LocalRestateServer, name: str) -> None:
+    """Plan tenant `name` (mock compute) through the provider, and wait for its success."""
     provider = RestateProvider(
-        RestateSettings(
-            endpoint=restate_server.ingress_url, admin_endpoint=restate_server.admin_url
-        )
+        RestateSettings(endpoint=server.ingress_url, admin_endpoint=server.admin_url)
     )
     try:
         started = await provider.start_execution(
             BUILTIN_WORKFLOW_ID,
             ExecutionInput(
-                execution_name="serve-plan-1",
-                input={"tenant_id": "serve-1", "operation": "plan", "compute_provider": "mock"},
+                execution_name=f"{name}-plan",
+                input={"tenant_id": name, "operation": "plan", "compute_provider": "mock"},
             ),
         )
         deadline = time.monotonic() + DEADLINE_SECONDS
@@ -85,6 +89,29 @@ async def test_serve_register_leaves_a_workflow_that_can_be_started(
         assert status.state is ExecutionState.SUCCEEDED
     finally:
         await provider.aclose()
+
+
+async def test_serve_register_leaves_a_workflow_that_can_be_started(
+    restate_server: LocalRestateServer, tmp_path: Path, stop: list[subprocess.Popen[bytes]]
+) -> None:
+    _serve_registered(restate_server, tmp_path, stop)
+    await _plan(restate_server, "serve-1")
+
+
+async def test_serve_logs_each_event_once_while_restate_replays_every_step(
+    restate_binary: Path, tmp_path: Path, stop: list[subprocess.Popen[bytes]]
+) -> None:
+    with LocalRestateServer(
+        binary=restate_binary,
+        data_dir=tmp_path / "restate",
+        extra_env={"RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT": "0s"},
+    ) as replaying:
+        log = _serve_registered(replaying, tmp_path, stop)
+        await _plan(replaying, "serve-2")
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    events = [line["event"] for line in lines if line.get("execution_name") == "serve-2-plan"]
+    assert events.count("requested") == 1, events
+    assert events.count("transition") == 2, events
 
 
 def test_serve_reports_a_registration_that_gave_up_and_keeps_serving(

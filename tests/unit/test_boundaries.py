@@ -97,10 +97,16 @@ def test_no_deployment_module_imports_the_control_plane(path: Path) -> None:
 
 
 CLI_IN_PROCESS = {
-    "provider/cli/serve_cmd.py": {"services.serving", "services.settings", "services.app"},
+    "provider/cli/serve_cmd.py": {
+        "services.serving",
+        "services.settings",
+        "services.app",
+        "services.logs",
+    },
     "provider/cli/config_cmd.py": {"services.settings"},
 }
-"""The CLI may serve the deployment in this process, and document its settings (lazily)."""
+"""The CLI may serve the deployment in this process (logging as the deployment does), and
+document its settings (lazily)."""
 
 
 @pytest.mark.parametrize("path", _sources("provider"), ids=lambda p: str(p.relative_to(ROOT)))

@@ -425,3 +425,18 @@ async def test_unreachable_engine_is_a_transient_error_with_a_clear_message(
     with pytest.raises(DockerUnavailableError, match="Docker engine unreachable") as caught:
         await backend.status(TENANT)
     assert not isinstance(caught.value, ComputeRejectedError)
+
+
+async def test_reachable_pings_the_engine(backend: DockerBackend) -> None:
+    assert await backend.reachable() == "the Docker engine answers"
+
+
+@pytest.mark.parametrize("version", [None, "1.45"])
+async def test_an_unreachable_engine_is_not_reachable(version: str | None) -> None:
+    backend = DockerBackend(
+        client_factory=lambda: docker.DockerClient(
+            base_url="unix:///nonexistent/docker.sock", version=version
+        )
+    )
+    with pytest.raises(DockerUnavailableError, match="Docker engine unreachable"):
+        await backend.reachable()

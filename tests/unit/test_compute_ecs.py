@@ -407,3 +407,18 @@ async def test_throttling_is_an_ordinary_retryable_error() -> None:
     with pytest.raises(ClientError) as caught:
         await backend.provision(TENANT, config)
     assert not isinstance(caught.value, ComputeRejectedError)
+
+
+async def test_reachable_lists_a_cluster_in_its_region(backend: EcsBackend) -> None:
+    assert await backend.reachable() == f"ECS answers in {REGION}"
+
+
+async def test_an_unreachable_endpoint_is_not_reachable(aws: None) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from local_stack import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}"
+    backend = EcsBackend(region=REGION, endpoint_url=closed)
+    with pytest.raises(EndpointConnectionError):
+        await backend.reachable()

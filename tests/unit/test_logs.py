@@ -1,10 +1,12 @@
-"""Logging: secrets are masked before rendering; JSON off a terminal, readable on one."""
+"""Logging: secrets are masked before rendering; JSON off a terminal, readable on one; a line
+written inside a span carries its trace."""
 
 from __future__ import annotations
 
 import io
 import json
 
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import SecretStr
 
 from telemetry.logs import REDACTED, configure_logging, get_logger, redact_secrets
@@ -68,6 +70,21 @@ def test_json_when_not_a_terminal() -> None:
     assert line["api_key"] == REDACTED
     assert "timestamp" in line
     assert SECRET not in stream.getvalue()
+
+
+def test_a_line_inside_a_span_carries_its_trace_and_span_ids() -> None:
+    stream = io.StringIO()
+    configure_logging(stream=stream, fmt="json")
+    tracer = TracerProvider().get_tracer("test")
+    get_logger("test").info("outside")
+    with tracer.start_as_current_span("operation") as span:
+        get_logger("test").info("inside")
+    outside, inside = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert "trace_id" not in outside
+    assert "span_id" not in outside
+    context = span.get_span_context()
+    assert inside["trace_id"] == format(context.trace_id, "032x")
+    assert inside["span_id"] == format(context.span_id, "016x")
 
 
 def test_key_values_on_a_terminal() -> None:

@@ -14,8 +14,9 @@ import restate
 from pydantic import JsonValue
 from structlog.typing import FilteringBoundLogger
 
+from ... import metrics
 from ...contract import STATUS_STATE_KEY, ProvisionRequest, StatusEvent, TenantPhase, TenantStatus
-from .steps import Steps, is_cancellation
+from .steps import Steps, is_cancellation, observed
 
 __all__ = ["STATUS_KEY", "LiveStatus", "Outcome"]
 
@@ -34,8 +35,9 @@ _CALLBACK_OPTIONS: restate.RunOptions[Any] = restate.RunOptions(
 
 async def _post_transition(url: str, body: dict[str, JsonValue], key: str) -> None:
     """POST one transition to the control plane; 4xx other than 408/429 is final."""
-    async with httpx.AsyncClient(timeout=10.0) as client:
-        response = await client.post(url, json=body, headers={"Idempotency-Key": key})
+    with observed("notify"):
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            response = await client.post(url, json=body, headers={"Idempotency-Key": key})
     if response.status_code in (408, 429) or response.status_code >= 500:
         raise RuntimeError(f"callback answered {response.status_code}")
     if response.status_code >= 400:
@@ -155,4 +157,6 @@ class LiveStatus:
         except restate.TerminalError as error:
             if is_cancellation(error):
                 raise
+            if metrics.live():
+                metrics.CALLBACK_FAILURES.inc()
             self.log.warning("callback failed", error=error.message)

@@ -10,7 +10,6 @@ failed, 409 cancelled, 408 timed out.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
 
 import restate
 from pydantic import JsonValue
@@ -18,6 +17,7 @@ from restate.server_context import DisconnectedException
 
 from telemetry.logs import get_logger
 
+from ... import metrics
 from ...compute import ComputeBackend, TenantRef
 from ...contract import (
     CANCELLED_CODE,
@@ -30,7 +30,7 @@ from ...contract import (
     TenantPhase,
 )
 from ...secrets import RunSecrets
-from .live_status import LiveStatus
+from .live_status import LiveStatus, Outcome
 from .operations import STEPS_TOTAL, Operations
 from .saga import Saga
 from .steps import DeadlineError, Steps, is_cancellation
@@ -72,7 +72,8 @@ class TenantOperation:
         self.secrets = secrets
         log = get_logger("landlord.services.tenant").bind(
             workflow_id=TENANT_WORKFLOW_ID,
-            execution_id=ctx.key(),
+            execution_id=ctx.request().id,
+            execution_name=ctx.key(),
             tenant_id=request.tenant_id,
             operation=request.operation.value,
         )
@@ -80,7 +81,9 @@ class TenantOperation:
         self.live = LiveStatus(
             self.steps, request, steps_total=STEPS_TOTAL[request.operation], log=log
         )
-        self.hold = TenantHold(self.steps, request.tenant_id, grace=lock_grace)
+        self.hold = TenantHold(
+            self.steps, request.tenant_id, grace=lock_grace, operation=request.operation.value
+        )
         self.saga = Saga()
         self.operations = Operations(
             self.steps,
@@ -96,6 +99,8 @@ class TenantOperation:
     async def run(self) -> ProvisionResult:
         """Run the operation; raise a terminal error after compensating if it cannot finish."""
         operation = self.request.operation
+        if metrics.live():
+            metrics.OPERATIONS_STARTED.labels(operation=operation.value).inc()
         try:
             held_at = await self.hold.acquire(self.live, self.timeout)
             await self.live.transition(_START_PHASE[operation], at=held_at)
@@ -127,6 +132,7 @@ class TenantOperation:
             ) from error
         self.steps.ending = True  # the work is done: a stop that lands from here on changes nothing
         await self.live.end(_END_PHASE[operation], "succeeded", at=self.live.last_at)
+        self._count_end("succeeded")
         self.hold.release()
         return ProvisionResult(
             tenant_id=self.request.tenant_id,
@@ -139,11 +145,19 @@ class TenantOperation:
         )
 
     async def _end_badly(
-        self, outcome: Literal["failed", "cancelled", "timed_out"], error: restate.TerminalError
+        self, outcome: Outcome, error: restate.TerminalError
     ) -> restate.TerminalError:
         """Unwind the saga, record the failure, free the tenant; the error to end with."""
         self.steps.ending = True
         await self.saga.unwind(self.steps, self.live, self.hold)
         await self.live.end(TenantPhase.FAILED, outcome, error.message, at=await self.steps.now())
+        self._count_end(outcome)
         self.hold.release()
         return error
+
+    def _count_end(self, outcome: Outcome) -> None:
+        """Count how the operation ended, once (a replay of the end counts nothing)."""
+        if metrics.live():
+            metrics.OPERATIONS_ENDED.labels(
+                operation=self.request.operation.value, outcome=outcome
+            ).inc()

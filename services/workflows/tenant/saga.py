@@ -16,8 +16,9 @@ from typing import Any
 
 import restate
 
+from ... import metrics
 from .live_status import LiveStatus
-from .steps import Steps
+from .steps import Steps, observed
 from .tenant_hold import TenantHold
 
 __all__ = ["Compensation", "Saga"]
@@ -32,12 +33,13 @@ _COMPENSATION_LEASE = timedelta(minutes=2)
 
 
 def _timed(
-    undo: Callable[[], Coroutine[Any, Any, None]],
+    name: str, undo: Callable[[], Coroutine[Any, Any, None]]
 ) -> Callable[[], Coroutine[Any, Any, float]]:
-    """`undo` as a step whose result is when it ended (epoch seconds)."""
+    """`undo` as step `name`, whose result is when it ended (epoch seconds)."""
 
     async def undone_at() -> float:
-        await undo()
+        with observed(name):
+            await undo()
         return time.time()
 
     return undone_at
@@ -74,6 +76,7 @@ class Saga:
             live.at_step(name)
             kept = await hold.keep(hold.grace + _COMPENSATION_LEASE)
             if not kept.held:
+                _count("skipped")
                 live.record(
                     "compensation skipped",
                     f"{compensation.step}: this run's hold on the tenant expired",
@@ -83,11 +86,21 @@ class Saga:
                 continue
             try:
                 undone_at = await steps.wait(
-                    steps.ctx.run_typed(name, _timed(compensation.undo), _COMPENSATION_OPTIONS)
+                    steps.ctx.run_typed(
+                        name, _timed(name, compensation.undo), _COMPENSATION_OPTIONS
+                    )
                 )
             except restate.TerminalError as error:
+                _count("failed")
                 live.record(
                     "compensation failed", error.message, at=await steps.now(), level=logging.ERROR
                 )
             else:
+                _count("compensated")
                 live.record("compensated", compensation.step, at=undone_at)
+
+
+def _count(outcome: str) -> None:
+    """Count one compensation's outcome, once (not again when the unwind is replayed)."""
+    if metrics.live():
+        metrics.COMPENSATIONS.labels(outcome=outcome).inc()

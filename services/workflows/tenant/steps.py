@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
@@ -17,11 +17,13 @@ import restate
 from pydantic import BaseModel
 from structlog.typing import FilteringBoundLogger
 
+from ... import metrics
 from ...compute import ComputeRejectedError
 from ...contract import CANCELLED_CODE, REJECTED_CODE, RetryPolicy
 from ...secrets import SecretUnavailableError
+from ...tracing import step_span
 
-__all__ = ["DeadlineError", "Stamped", "Steps", "is_cancellation"]
+__all__ = ["DeadlineError", "Stamped", "Steps", "is_cancellation", "observed"]
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
@@ -34,6 +36,14 @@ def is_cancellation(error: BaseException) -> bool:
         and error.status_code == CANCELLED_CODE
         and error.message == "cancelled"
     )
+
+
+@contextlib.contextmanager
+def observed(name: str) -> Iterator[None]:
+    """One attempt at step `name`, traced and timed (call inside the step's body, which runs
+    only when the step really runs, never on a replay)."""
+    with step_span(name), metrics.timed_step(name):
+        yield
 
 
 class DeadlineError(Exception):
@@ -52,15 +62,17 @@ class Stamped(BaseModel, Generic[T]):
 
 
 def _stamped(
-    action: Callable[..., Awaitable[T]], result: type[T]
+    name: str, action: Callable[..., Awaitable[T]], result: type[T]
 ) -> Callable[..., Coroutine[Any, Any, Stamped[T]]]:
-    """`action` with its end time added to its result; a backend's permanent refusal or a
-    secret that cannot open made terminal (no retries), other errors left retryable."""
+    """`action` as step `name`, timed, with its end time added to its result; a backend's
+    permanent refusal or a secret that cannot open made terminal (no retries), other errors
+    left retryable."""
     stamped = Stamped[result]  # type: ignore[valid-type]
 
     async def guarded(*args: Any) -> Stamped[T]:
         try:
-            value = await action(*args)
+            with observed(name):
+                value = await action(*args)
         except (ComputeRejectedError, SecretUnavailableError) as error:
             raise restate.TerminalError(str(error), status_code=REJECTED_CODE) from error
         return stamped(value=value, at=time.time())
@@ -125,7 +137,7 @@ class Steps:
             retry_interval_factor=policy.backoff_rate,
             max_retry_interval=policy.max_interval,
         )
-        future = self.ctx.run_typed(name, _stamped(action, result), options, *args)
+        future = self.ctx.run_typed(name, _stamped(name, action, result), options, *args)
         self.in_flight = future
         await self.race(future, f"step {name!r}")
         self.in_flight = None

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import restate
 
+from ... import metrics
 from ..tenant_lock import Grant, LockRequest, Renewal, acquire, release, renew
 from .live_status import LiveStatus
 from .steps import Steps, is_cancellation
@@ -21,9 +22,11 @@ __all__ = ["TenantHold"]
 class TenantHold:
     """One run's lease on its tenant, keyed by the run's workflow key."""
 
-    def __init__(self, steps: Steps, tenant_id: str, *, grace: timedelta) -> None:
+    def __init__(self, steps: Steps, tenant_id: str, *, grace: timedelta, operation: str) -> None:
         self.steps = steps
         self.tenant_id = tenant_id
+        self.operation = operation
+        """What the run does to the tenant (the lock-wait metric's label)."""
         self.grace = grace
         """How long past the run's deadline the lease lasts."""
         self.key = steps.ctx.key()
@@ -37,6 +40,7 @@ class TenantHold:
         # A wake-up with False (an operator freed the tenant) means: ask again.
         lease_seconds = (run_timeout + self.grace).total_seconds()
         lease_until: float | None = None
+        asked_at = 0.0
         while True:
             awakeable_id, turn = self.steps.ctx.awakeable(type_hint=bool)
             request = LockRequest(
@@ -47,9 +51,10 @@ class TenantHold:
             )
             grant = await self.steps.ctx.object_call(acquire, key=self.tenant_id, arg=request)
             if lease_until is None:
+                asked_at = grant.at
                 live.record("requested", at=grant.at)
             if grant.held:
-                return grant.at
+                return self._waited(asked_at, grant.at)
             if lease_until is None:
                 live.record(
                     "waiting", "another operation on this tenant is in progress", at=grant.at
@@ -58,7 +63,13 @@ class TenantHold:
             lease_until = grant.lease_until
             await self.steps.race(turn, "waiting for the tenant")
             if await turn:
-                return await self.steps.now()
+                return self._waited(asked_at, await self.steps.now())
+
+    def _waited(self, asked_at: float, held_at: float) -> float:
+        """Count the wait for the lock, once (not again on a replay); `held_at` back."""
+        if metrics.live():
+            metrics.LOCK_WAIT.labels(operation=self.operation).observe(max(held_at - asked_at, 0))
+        return held_at
 
     async def keep(self, budget: timedelta) -> Grant:
         """Extend the lease for `budget` more; not held if it ran out (a paused run resumed

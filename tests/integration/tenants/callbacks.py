@@ -9,9 +9,10 @@ from typing import Any
 
 
 class CallbackServer:
-    """Collects POSTed transitions; `hold` makes requests wait until released."""
+    """Collects POSTed transitions, answering each with `answer`; `hold` makes requests wait
+    until released."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, answer: int = 204) -> None:
         self.received: list[tuple[str, dict[str, Any]]] = []
         self.hold = threading.Event()
         self.hold.set()
@@ -24,7 +25,7 @@ class CallbackServer:
                 recorder.received.append((self.headers["Idempotency-Key"], body))
                 recorder.arrived.set()
                 recorder.hold.wait(timeout=60)
-                self.send_response(204)
+                self.send_response(answer)
                 self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
