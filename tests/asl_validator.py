@@ -4,15 +4,12 @@ restate-server binary, run by node: whether it finds each definition valid."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from local_stack.install import default_cache_dir
-
-from .apt import ensure_apt_packages
+from .npm import ensure_npm_packages
 
 __all__ = ["VERSION", "Validator", "install_validator"]
 
@@ -57,32 +54,6 @@ class Validator:
 def install_validator(*, say: Callable[[str], None]) -> Validator:
     """The pinned validator: from the cache, else installed from the npm registry (node and
     npm from Debian when missing)."""
-    root = default_cache_dir() / f"asl-validator-{VERSION}"
-    if (root / "node_modules" / "asl-validator" / "package.json").is_file():
-        return Validator(root)
-    ensure_apt_packages(("node", "npm"), ("nodejs", "npm"), say=say)
-    staging = root.with_name(root.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    say(f"installing asl-validator {VERSION} from the npm registry")
-    done = subprocess.run(
-        [
-            "npm",
-            "install",
-            "--silent",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            str(staging),
-            f"asl-validator@{VERSION}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    return Validator(
+        ensure_npm_packages(f"asl-validator-{VERSION}", [f"asl-validator@{VERSION}"], say=say)
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"npm install asl-validator failed: {done.stderr.strip()[-500:]}")
-    shutil.rmtree(root, ignore_errors=True)
-    staging.rename(root)
-    return Validator(root)

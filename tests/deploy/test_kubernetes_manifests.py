@@ -213,6 +213,7 @@ def network_problems(resources: Resources) -> list[str]:
         "register -> services:9080": (register, services, SERVICES_PORT),
         "services -> restate:9070": (services, restate, ADMIN_PORT),
         "stranger -> restate:9070": (stranger, restate, ADMIN_PORT),
+        "stranger -> restate:5122": (stranger, restate, NODE_PORT),
         "restate -> services:22": (restate, services, 22),
         "unlabelled namespace client -> restate:9070": (client_elsewhere, restate, ADMIN_PORT),
         "services -> internet:443": (services, Endpoint(ip="203.0.113.7"), 443),
@@ -224,7 +225,31 @@ def network_problems(resources: Resources) -> list[str]:
     problems += [
         f"{what} is allowed" for what, c in must_not.items() if traffic_allowed(resources, *c)
     ]
-    return problems
+    return problems + scrape_problems(resources, restate, services)
+
+
+def scrape_problems(resources: Resources, restate: Endpoint, services: Endpoint) -> list[str]:
+    """A Prometheus labelled as the recipe says (pod and namespace) reaches both /metrics ports,
+    and nothing more; an unlabelled pod in that namespace reaches neither."""
+    label = {"landlord.dev/metrics-scraper": "true"}
+    namespace = {"apiVersion": "v1", "kind": "Namespace"}
+    monitoring = Resource(
+        {**namespace, "metadata": {"name": "monitoring", "labels": label}}, PLAIN_DIR
+    )
+    tree = [*resources, monitoring]
+    scraper, neighbour = Endpoint("monitoring", label), Endpoint("monitoring", {})
+    expected = {
+        "scraper -> services:9080": ((scraper, services, SERVICES_PORT), True),
+        "scraper -> restate:5122": ((scraper, restate, NODE_PORT), True),
+        "scraper -> restate:9070": ((scraper, restate, ADMIN_PORT), False),
+        "unlabelled pod -> restate:5122": ((neighbour, restate, NODE_PORT), False),
+        "unlabelled pod -> services:9080": ((neighbour, services, SERVICES_PORT), False),
+    }
+    return [
+        f"{what} is {'allowed' if allowed else 'blocked'}"
+        for what, (call, want) in expected.items()
+        if (allowed := traffic_allowed(tree, *call)) != want
+    ]
 
 
 CHECKS: dict[str, Check] = {
@@ -406,6 +431,10 @@ BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
     "restate egress to services removed": (
         "network",
         lambda rs: _drop_policy(rs, "restate-to-services"),
+    ),
+    "no scrape policy for restate": (
+        "network",
+        lambda rs: _drop_policy(rs, "restate-metrics-from-prometheus"),
     ),
     "services open to all pods": (
         "network",
