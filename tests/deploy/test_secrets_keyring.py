@@ -96,17 +96,18 @@ TREES = {
     "operator": (DEPLOY_DIR / "kubernetes" / "operator", "RestateDeployment"),
     "cloud": (DEPLOY_DIR / "cloud", "Deployment"),
 }
-"""Each tree with the kind of its services workload (the Job is `landlord-register` in all)."""
+"""Each tree with the kind of its services workload (the controller is the Deployment
+`landlord-controller` in all)."""
 
 
 def tree_problems(tree: str, resources: Resources, hand_made: Resources) -> list[str]:
-    """The services and the registration Job of a tree both read the mounted keyring."""
+    """The services and the controller of a tree both read the mounted keyring."""
     kind = TREES[tree][1]
     return [
         problem
         for workload in (
             find(resources, kind, "landlord-services"),
-            find(resources, "Job", "landlord-register"),
+            find(resources, "Deployment", "landlord-controller"),
         )
         for problem in keyring_mount_problems(workload, hand_made)
     ]
@@ -151,18 +152,18 @@ def _volume(resources: Resources, kind: str, name: str) -> Manifest:
 
 BREAKAGES: dict[str, Callable[[Resources], object]] = {
     "keyring as a value": _as_literal,
-    "keyring path outside the mount": lambda rs: _env_entry(rs, "Job", "landlord-register").update(
-        value="/etc/keyring"
-    ),
+    "keyring path outside the mount": lambda rs: _env_entry(
+        rs, "Deployment", "landlord-controller"
+    ).update(value="/etc/keyring"),
     "keyring mount writable": lambda rs: _mount(rs, "Deployment", "landlord-services").update(
         readOnly=False
     ),
-    "keyring from another Secret": lambda rs: _volume(rs, "Job", "landlord-register")[
+    "keyring from another Secret": lambda rs: _volume(rs, "Deployment", "landlord-controller")[
         "secret"
     ].update(secretName="other"),
-    "keyring unreadable by the user": lambda rs: pod_template(find(rs, "Job", "landlord-register"))[
-        "spec"
-    ]["securityContext"].pop("fsGroup"),
+    "keyring unreadable by the user": lambda rs: pod_template(
+        find(rs, "Deployment", "landlord-controller")
+    )["spec"]["securityContext"].pop("fsGroup"),
 }
 
 
