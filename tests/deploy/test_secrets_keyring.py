@@ -198,7 +198,7 @@ def test_self_hosted_units_read_the_keyring_from_a_file() -> None:
     path = PurePosixPath(recipe[KEYRING_FILE_ENV])
     assert path.is_absolute()
     assert path.is_relative_to("/etc/landlord")
-    for unit in ("landlord-services.service", "landlord-register.service"):
+    for unit in ("landlord-services.service", "landlord-controller.service"):
         service = read_unit(unit)["Service"]
         assert service["EnvironmentFile"] == "/etc/landlord/landlord.env", unit
         assert service["ProtectSystem"] == "strict", unit
@@ -213,11 +213,11 @@ def test_self_hosted_units_read_the_keyring_from_a_file() -> None:
 
 
 def test_compose_requires_the_keyring_from_the_environment() -> None:
-    """The services and the registration get LANDLORD_SECRETS_KEYRING only by interpolation
+    """The services and the controller get LANDLORD_SECRETS_KEYRING only by interpolation
     of the same variable, required (`:?`), never a value; restate-server gets none."""
     compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    for name in ("services", "register"):
+    for name in ("services", "controller"):
         value = str(services[name]["environment"][KEYRING_ENV])
         assert value.startswith(f"${{{KEYRING_ENV}:?"), (name, value)
         assert value.endswith("}")
