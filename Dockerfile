@@ -9,7 +9,7 @@
 #   to offer them, add their extras: docker build --build-arg EXTRAS=docker,ecs .
 #   Lambda Tasks of an ASL definition need boto3 too: EXTRAS=lambda-tasks.
 # - the control image (`--target control`): the `landlord-restate` command (extras cli, ecs and
-#   step-functions), for the one-shot steps `identity-key` and `register`.
+#   step-functions), for the controller and the one-shot steps `identity-key` and `register`.
 #     docker build --target control -t landlord-restate-control:0.1.0 .
 #
 # BASE_IMAGE is any Debian-based image with python3 >= 3.11 and its venv module. The default is
@@ -74,7 +74,7 @@ ENV PATH=/opt/landlord/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /var/lib/landlord
 
-# -- the control image: `landlord-restate register`, `identity-key`, ... (one-shot steps) -----
+# -- the control image: `landlord-restate controller`, `identity-key`, `register`, ... ---------
 FROM runtime AS control
 COPY --from=build-control /opt/landlord /opt/landlord
 USER 10001:10001

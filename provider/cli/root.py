@@ -13,6 +13,7 @@ import typer
 from .._exceptions import WorkflowError
 from ..config import CONFIG_FILE_ENV, ConfigError, split_config_flags
 from .config_cmd import config_app
+from .controller_cmd import controller
 from .execution_cmd import execution_app
 from .health_cmd import health
 from .identity_cmd import identity_key
@@ -52,6 +53,7 @@ app.command()(health)
 app.command()(run)
 app.command()(serve)
 app.command()(register)
+app.command()(controller)
 app.command("identity-key")(identity_key)
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "EXECUTION_MECHANISMS",
     "PROVIDER_TYPES",
     "STATE_MACHINE_TYPES",
+    "ControllerSettings",
     "LogSettings",
     "RestateSettings",
     "Settings",
@@ -328,6 +329,35 @@ class LogSettings(_Section):
     """auto: JSON unless writing to a terminal."""
 
 
+def _host_port(value: str) -> str:
+    host, colon, port = value.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("must be HOST:PORT such as 0.0.0.0:9091 (port 1-65535)")
+    return value
+
+
+class ControllerSettings(_Section):
+    """`controller`: the long-running control-plane process (`landlord-restate controller`)."""
+
+    bind: str = "127.0.0.1:9091"
+    """HOST:PORT its /health, /live and /metrics listen on (0.0.0.0:9091 in a container)."""
+    interval: PositiveDuration = timedelta(seconds=30)
+    """How often it re-checks health (and re-registers a workflow Restate no longer has);
+    also how long one registration keeps retrying while Restate or the services are down."""
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        return _host_port(value)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s (each check makes several calls to Restate)")
+        return value
+
+
 class Settings(BaseSettings):
     """All settings. Sources, lowest to highest: defaults < YAML file < environment < flags.
 
@@ -339,6 +369,7 @@ class Settings(BaseSettings):
 
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    controller: ControllerSettings = Field(default_factory=ControllerSettings)
 
     @classmethod
     def settings_customise_sources(

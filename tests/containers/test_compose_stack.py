@@ -53,6 +53,7 @@ class Stack:
     env: dict[str, str]
     ingress_url: str
     admin_url: str
+    controller_url: str
     project: str
     keyring: str
 
@@ -89,25 +90,26 @@ class Stack:
 
 
 def _wait_registered(stack: Stack, engine: Engine) -> None:
-    """Until the one-shot `register` container has exited; fail with its log unless it was 0."""
+    """Until the `controller` container is healthy (its /health is 200 only once the services
+    are registered); fail with its log if it exits or does not get there in time."""
     deadline = time.monotonic() + REGISTERED_DEADLINE_SECONDS
     while time.monotonic() < deadline:
-        container = stack.service_container(engine, "register")
+        container = stack.service_container(engine, "controller")
         if container is not None:
             container.reload()
             if container.status == "exited":
                 code = container.attrs["State"]["ExitCode"]
-                if code != 0:
-                    pytest.fail(f"register exited {code}:\n{container.logs().decode()[-3000:]}")
+                pytest.fail(f"controller exited {code}:\n{container.logs().decode()[-3000:]}")
+            if container.attrs["State"].get("Health", {}).get("Status") == "healthy":
                 return
         time.sleep(0.5)
-    pytest.fail(f"register did not finish within {REGISTERED_DEADLINE_SECONDS:.0f}s")
+    pytest.fail(f"the controller was not healthy within {REGISTERED_DEADLINE_SECONDS:.0f}s")
 
 
 @pytest.fixture(scope="module")
 def stack(engine: Engine, images: Images, request: pytest.FixtureRequest) -> Iterator[Stack]:
     """`docker compose up` of the repository's file on free host ports, torn down with `down -v`."""
-    ingress_port, admin_port = free_ports(2)
+    ingress_port, admin_port, controller_port = free_ports(3)
     project = f"landlord-test-{uuid.uuid4().hex[:8]}"
     # The compose file requires one; a fresh one per run, as a user makes theirs.
     keyring = Keyring.new_entry("compose-1")
@@ -117,6 +119,7 @@ def stack(engine: Engine, images: Images, request: pytest.FixtureRequest) -> Ite
         "DOCKER_HOST": os.environ.get("DOCKER_HOST", ""),
         "RESTATE_INGRESS_PORT": str(ingress_port),
         "RESTATE_ADMIN_PORT": str(admin_port),
+        "LANDLORD_CONTROLLER_PORT": str(controller_port),
         "RESTATE_IMAGE": images.restate,
         "LANDLORD_SERVICES_IMAGE": images.services,
         "LANDLORD_CONTROL_IMAGE": images.control,
@@ -132,6 +135,7 @@ def stack(engine: Engine, images: Images, request: pytest.FixtureRequest) -> Ite
         env={k: v for k, v in env.items() if v},
         ingress_url=f"http://127.0.0.1:{ingress_port}",
         admin_url=f"http://127.0.0.1:{admin_port}",
+        controller_url=f"http://127.0.0.1:{controller_port}",
         project=project,
         keyring=keyring,
     )
@@ -152,6 +156,9 @@ def test_up_registers_the_services_with_restate(stack: Stack) -> None:
     deployments = httpx.get(f"{stack.admin_url}/deployments", timeout=10).json()["deployments"]
     assert [d["uri"].rstrip("/") for d in deployments] == ["http://services:9080"]
     assert httpx.get(f"{stack.ingress_url}/restate/health", timeout=10).status_code == 200
+    health = httpx.get(f"{stack.controller_url}/health", timeout=10)
+    assert health.status_code == 200, health.text
+    assert health.json()["workflows"] == {"tenant-provisioning": True}
 
 
 def test_a_tenant_provisions_through_the_stack(stack: Stack) -> None:
@@ -199,14 +206,14 @@ def test_the_services_run_unprivileged_and_healthy(stack: Stack, engine: Engine)
 
 
 def test_one_shot_steps_use_the_control_image(stack: Stack, engine: Engine, images: Images) -> None:
-    """identity-key and register run from the control image; the services from the services
-    image, serving with its own entry point (`python -m services`)."""
+    """identity-key and the controller run from the control image; the services from the
+    services image, serving with its own entry point (`python -m services`)."""
     used = {
         service: stack.service_container(engine, service).attrs["Config"]
-        for service in ("identity", "register", "services")
+        for service in ("identity", "controller", "services")
     }
     assert used["identity"]["Image"] == images.control
-    assert used["register"]["Image"] == images.control
+    assert used["controller"]["Image"] == images.control
     assert used["services"]["Image"] == images.services
     assert used["services"]["Entrypoint"] == ["python", "-m", "services"]
 
@@ -218,11 +225,11 @@ def test_the_keyring_reaches_the_services_and_registration_only(
     stack was started with; restate-server, which only journals sealed envelopes, does not."""
     environments = {
         service: stack.service_container(engine, service).attrs["Config"]["Env"]
-        for service in ("services", "register", "restate", "identity")
+        for service in ("services", "controller", "restate", "identity")
     }
     given = f"{KEYRING_ENV}={stack.keyring}"
     assert given in environments["services"]
-    assert given in environments["register"]
+    assert given in environments["controller"]
     for service in ("restate", "identity"):
         assert not [e for e in environments[service] if e.startswith(f"{KEYRING_ENV}=")]
 

@@ -70,7 +70,7 @@ def test_the_services_image_serves_without_the_control_plane(
 
 def test_the_control_image_runs_the_cli(engine: Engine, images: Images) -> None:
     """Its entry point is `landlord-restate`, with the extras the one-shot steps and the AWS
-    providers need; the register and identity-key steps exist."""
+    providers need; the controller, register and identity-key commands exist."""
     config = _config(engine, images.control)
     assert config["Entrypoint"] == ["landlord-restate"]
     assert config["User"] == "10001:10001"
@@ -81,7 +81,7 @@ def test_the_control_image_runs_the_cli(engine: Engine, images: Images) -> None:
     probed = _probe(engine, images.control, wanted)
     assert probed["found"] == list(wanted)
     assert probed["cli"] == "/opt/landlord/bin/landlord-restate"
-    for step in (["register", "--help"], ["identity-key", "--help"]):
+    for step in (["controller", "--help"], ["register", "--help"], ["identity-key", "--help"]):
         assert b"Usage" in engine.client.containers.run(images.control, command=step, remove=True)
 
 

@@ -20,11 +20,12 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import yaml
 
 __all__ = [
+    "CONTROLLER_COMMAND",
+    "CONTROLLER_PORT",
     "CONTROL_IMAGE_NAME",
     "DEPLOY_DIR",
     "KUBERNETES_VERSION",
     "PLACEHOLDER",
-    "REGISTER_COMMAND",
     "REPO_ROOT",
     "SERVE_COMMAND",
     "SERVICES_IMAGE_NAME",
@@ -33,6 +34,7 @@ __all__ = [
     "Resource",
     "container_ports",
     "containers",
+    "controller_problems",
     "default_deny_problems",
     "env_map",
     "expand_env",
@@ -271,9 +273,11 @@ def image_problems(image: str) -> list[str]:
 SERVICES_IMAGE_NAME = "landlord-restate-services"
 """The Dockerfile's default target: serving only (`python -m services`), no control-plane CLI."""
 CONTROL_IMAGE_NAME = "landlord-restate-control"
-"""The Dockerfile's `control` target: the `landlord-restate` command, for one-shot steps."""
+"""The Dockerfile's `control` target: the `landlord-restate` command (the controller, one-shot
+steps)."""
 SERVE_COMMAND = ["python", "-m", "services", "--bind", "0.0.0.0:9080"]
-REGISTER_COMMAND = ["landlord-restate", "register", "--wait", "120s"]
+CONTROLLER_PORT = 9091
+CONTROLLER_COMMAND = ["landlord-restate", "controller", "--bind", f"0.0.0.0:{CONTROLLER_PORT}"]
 
 
 def _repository_and_tag(image: str) -> tuple[str, str | None]:
@@ -288,8 +292,8 @@ def _repository_and_tag(image: str) -> tuple[str, str | None]:
 
 def image_roles_problems(services: Manifest, register: Manifest) -> list[str]:
     """The services container runs the services image's server (`python -m services`), never
-    the CLI; the registration runs `register --wait 120s` from the control image, at the
-    services image's version (both tags, when neither is a digest)."""
+    the CLI; the registration runs `controller --bind 0.0.0.0:9091` from the control image, at
+    the services image's version (both tags, when neither is a digest)."""
     problems = []
     served, served_tag = _repository_and_tag(services["image"])
     if served != SERVICES_IMAGE_NAME:
@@ -305,8 +309,27 @@ def image_roles_problems(services: Manifest, register: Manifest) -> list[str]:
             f"registration image tag {control_tag} is not the services image's {served_tag}"
         )
     registering = [*register.get("command", []), *register.get("args", [])]
-    if registering != REGISTER_COMMAND:
-        problems.append(f"registration runs {registering}, not {REGISTER_COMMAND}")
+    if registering != CONTROLLER_COMMAND:
+        problems.append(f"registration runs {registering}, not {CONTROLLER_COMMAND}")
+    return problems
+
+
+def controller_problems(workload: Resource) -> list[str]:
+    """The controller is one long-running pod: a Deployment of 1 replica whose container
+    declares its port (named http) and probes /live for liveness and /health for readiness."""
+    problems = []
+    if workload.kind != "Deployment":
+        problems.append(f"the controller is a {workload.kind}, not a Deployment")
+    if workload.body["spec"].get("replicas", 1) != 1:
+        problems.append("the controller runs more than one replica")
+    container = containers(workload)[0]
+    ports = {p.get("name"): p.get("containerPort") for p in container.get("ports", [])}
+    if ports.get("http") != CONTROLLER_PORT:
+        problems.append(f"the controller's port http is {ports.get('http')}, not {CONTROLLER_PORT}")
+    for probe, path in (("livenessProbe", "/live"), ("readinessProbe", "/health")):
+        got = (container.get(probe) or {}).get("httpGet") or {}
+        if got.get("path") != path or got.get("port") not in ("http", CONTROLLER_PORT):
+            problems.append(f"{probe} is not GET {path} on the http port: {got}")
     return problems
 
 

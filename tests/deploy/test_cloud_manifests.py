@@ -23,6 +23,7 @@ from tests.deploy.manifests import (
     Manifest,
     Resource,
     containers,
+    controller_problems,
     default_deny_problems,
     env_map,
     expand_env,
@@ -89,11 +90,11 @@ def tunnel_container(resources: Resources) -> Manifest:
 
 
 def job_container(resources: Resources) -> Manifest:
-    return containers(find(resources, "Job", "landlord-register"))[0]
+    return containers(find(resources, "Deployment", "landlord-controller"))[0]
 
 
 def job_pod_spec(resources: Resources) -> Manifest:
-    spec: Manifest = pod_template(find(resources, "Job", "landlord-register"))["spec"]
+    spec: Manifest = pod_template(find(resources, "Deployment", "landlord-controller"))["spec"]
     return spec
 
 
@@ -117,7 +118,7 @@ def resolved(resources: Resources, container: Manifest) -> dict[str, str]:
 
 
 def registration_env(resources: Resources) -> tuple[dict[str, str], list[str]]:
-    """The registration Job's environment as Kubernetes would expand it (samples filled in)."""
+    """The controller's environment as Kubernetes would expand it (samples filled in)."""
     container = job_container(resources)
     return expand_env(container, resolved(resources, container))
 
@@ -149,7 +150,7 @@ def tunnel_problems(resources: Resources) -> list[str]:
 
 
 def api_key_file_problems(resources: Resources) -> list[str]:
-    """The Job reads the API key from a file (`..._API_KEY_FILE`), never from an environment
+    """The controller reads the API key from a file (`..._API_KEY_FILE`), never from an environment
     value: the file is key `api-key` of the `restate-identity` Secret, mounted read-only, and
     readable by the pod's non-root user."""
     container, spec = job_container(resources), job_pod_spec(resources)
@@ -180,10 +181,12 @@ def api_key_file_problems(resources: Resources) -> list[str]:
 def registration_problems(resources: Resources) -> list[str]:
     """Registration goes through the tunnel to the services Service, as a Cloud registration
     (mechanism cloud, API key from a read-only mounted Secret file), with every $(VAR) defined
-    before use, from the control image (the services run the services image)."""
+    before use, from the control image (the services run the services image), by the one
+    long-running controller pod with its probes."""
     env, problems = registration_env(resources)
     services = containers(find(resources, "Deployment", "landlord-services"))[0]
     problems += image_roles_problems(services, job_container(resources))
+    problems += controller_problems(find(resources, "Deployment", "landlord-controller"))
     if env.get("LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM") != "cloud":
         problems.append("execution mechanism is not cloud")
     if env.get("LANDLORD_WORKFLOW_RESTATE_AUTH_TYPE") != "api_key":
@@ -211,23 +214,23 @@ def registration_problems(resources: Resources) -> list[str]:
 
 def network_problems(resources: Resources) -> list[str]:
     """Default deny; the tunnel reaches the Cloud (443, public addresses only) and the services;
-    the services accept only the tunnel; registration reaches the Cloud endpoints only."""
+    the services accept only the tunnel; the controller reaches the Cloud endpoints only."""
     tunnel = pod_endpoint(find(resources, "Deployment", "restate-cloud-tunnel"))
     services = pod_endpoint(find(resources, "Deployment", "landlord-services"))
-    register = pod_endpoint(find(resources, "Job", "landlord-register"))
+    controller = pod_endpoint(find(resources, "Deployment", "landlord-controller"))
     stranger = Endpoint("elsewhere", {"app.kubernetes.io/name": "something"})
     cloud = Endpoint(ip="203.0.113.10")
     must = {
         "tunnel -> cloud:443": (tunnel, cloud, 443),
         "tunnel -> services:9080": (tunnel, services, 9080),
-        "register -> cloud admin:9070": (register, cloud, 9070),
-        "register -> cloud ingress:8080": (register, cloud, 8080),
+        "controller -> cloud admin:9070": (controller, cloud, 9070),
+        "controller -> cloud ingress:8080": (controller, cloud, 8080),
     }
     must_not = {
         "tunnel -> cloud:80": (tunnel, cloud, 80),
         "tunnel -> private address:443": (tunnel, Endpoint(ip="10.0.0.1"), 443),
         "tunnel -> metadata API:443": (tunnel, Endpoint(ip="169.254.169.254"), 443),
-        "register -> services:9080": (register, services, 9080),
+        "controller -> services:9080": (controller, services, 9080),
         "stranger -> services:9080": (stranger, services, 9080),
         "stranger -> tunnel:9090": (stranger, tunnel, 9090),
         "stranger -> tunnel:8080": (stranger, tunnel, 8080),
@@ -277,7 +280,7 @@ def test_services_are_reused_from_the_plain_recipe() -> None:
 
 def test_registration_environment_is_accepted_by_landlord_settings(tmp_path: Path) -> None:
     """With the placeholders filled and the key file standing in for the mounted Secret, the
-    Job's environment passes landlord's own settings rules (https URLs, cloud needs api_key,
+    controller's environment passes landlord's own settings rules (https URLs, cloud needs api_key,
     the key is read from the file)."""
     env, _ = registration_env(CLOUD)
     assert "LANDLORD_WORKFLOW_RESTATE_API_KEY_FILE" in env

@@ -22,6 +22,7 @@ from tests.deploy.manifests import (
     Resource,
     container_ports,
     containers,
+    controller_problems,
     default_deny_problems,
     env_map,
     find,
@@ -167,17 +168,15 @@ def services_problems(resources: Resources) -> list[str]:
 
 
 def registration_problems(resources: Resources) -> list[str]:
-    """The Job runs `register --wait 120s` once from the control image (the services run
-    `python -m services` from the services image), and its URIs name the Services that reach
-    the services (9080), Restate's ingress (8080) and admin (9070) container ports."""
-    job = find(resources, "Job", "landlord-register")
-    container = containers(job)[0]
+    """The controller Deployment runs `controller` from the control image (the services run
+    `python -m services` from the services image) with its probes, and its URIs name the
+    Services that reach the services (9080), Restate's ingress (8080) and admin (9070) container
+    ports."""
+    workload = find(resources, "Deployment", "landlord-controller")
+    container = containers(workload)[0]
     env = {k: str(v.get("value")) for k, v in env_map(container).items()}
     services = containers(find(resources, "Deployment", "landlord-services"))[0]
-    problems = image_roles_problems(services, container)
-    spec = job.body["spec"]
-    if not spec.get("backoffLimit") or not spec.get("ttlSecondsAfterFinished"):
-        problems.append("backoffLimit and ttlSecondsAfterFinished must both be set")
+    problems = image_roles_problems(services, container) + controller_problems(workload)
     for name, port in (
         ("LANDLORD_WORKFLOW_RESTATE_DEPLOYMENT_URI", SERVICES_PORT),
         ("LANDLORD_WORKFLOW_RESTATE_ENDPOINT", INGRESS_PORT),
@@ -199,18 +198,18 @@ def network_problems(resources: Resources) -> list[str]:
     or Restate's unauthenticated APIs."""
     restate = pod_endpoint(find(resources, "StatefulSet", "restate"))
     services = pod_endpoint(find(resources, "Deployment", "landlord-services"))
-    register = pod_endpoint(find(resources, "Job", "landlord-register"))
+    controller = pod_endpoint(find(resources, "Deployment", "landlord-controller"))
     # Another namespace with no policies of its own: only the target's ingress rules decide.
     stranger = Endpoint("elsewhere", {"app.kubernetes.io/name": "something-else"})
     client_elsewhere = Endpoint("landlord-api", {"landlord.dev/restate-client": "true"})
     must = {
         "restate -> services:9080": (restate, services, SERVICES_PORT),
-        "register -> restate:8080": (register, restate, INGRESS_PORT),
-        "register -> restate:9070": (register, restate, ADMIN_PORT),
+        "controller -> restate:8080": (controller, restate, INGRESS_PORT),
+        "controller -> restate:9070": (controller, restate, ADMIN_PORT),
     }
     must_not = {
         "stranger -> services:9080": (stranger, services, SERVICES_PORT),
-        "register -> services:9080": (register, services, SERVICES_PORT),
+        "controller -> services:9080": (controller, services, SERVICES_PORT),
         "services -> restate:9070": (services, restate, ADMIN_PORT),
         "stranger -> restate:9070": (stranger, restate, ADMIN_PORT),
         "stranger -> restate:5122": (stranger, restate, NODE_PORT),
@@ -282,10 +281,10 @@ def test_recipe_has_the_expected_objects() -> None:
         ("Service", "restate-cluster"),
         ("Deployment", "landlord-services"),
         ("Service", "landlord-services"),
-        ("Job", "landlord-register"),
+        ("Deployment", "landlord-controller"),
         ("ServiceAccount", "restate"),
         ("ServiceAccount", "landlord-services"),
-        ("ServiceAccount", "landlord-register"),
+        ("ServiceAccount", "landlord-controller"),
         ("NetworkPolicy", "default-deny"),
     } <= kinds
     assert all(r.namespace == NAMESPACE for r in PLAIN if r.kind != "Namespace")
@@ -310,9 +309,9 @@ def test_signing_key_secret_is_a_template_not_a_resource() -> None:
 
 
 def test_registration_environment_is_accepted_by_landlord_settings() -> None:
-    """The Job's environment passes landlord's own settings rules (URLs, mechanism, auth): the
-    same validation `register` applies before it calls anything."""
-    container = containers(find(PLAIN, "Job", "landlord-register"))[0]
+    """The controller's environment passes landlord's own settings rules (URLs, mechanism,
+    auth): the same validation `controller` applies before it calls anything."""
+    container = containers(find(PLAIN, "Deployment", "landlord-controller"))[0]
     environ = {k: str(v["value"]) for k, v in env_map(container).items() if "value" in v}
     restate = load_settings(environ=environ).settings.workflow.restate
     assert restate.execution_mechanism == "kubernetes"
@@ -361,15 +360,33 @@ BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
             command=["landlord-restate"], args=["serve", "--bind", "0.0.0.0:9080"]
         ),
     ),
+    "controller without a readiness probe": (
+        "registration",
+        lambda rs: containers(find(rs, "Deployment", "landlord-controller"))[0].pop(
+            "readinessProbe"
+        ),
+    ),
+    "liveness on /health (a Restate outage would restart it)": (
+        "registration",
+        lambda rs: containers(find(rs, "Deployment", "landlord-controller"))[0]["livenessProbe"][
+            "httpGet"
+        ].update(path="/health"),
+    ),
+    "controller as a one-shot register": (
+        "registration",
+        lambda rs: containers(find(rs, "Deployment", "landlord-controller"))[0].update(
+            args=["register", "--wait", "120s"]
+        ),
+    ),
     "registration from the services image": (
         "registration",
-        lambda rs: containers(find(rs, "Job", "landlord-register"))[0].update(
+        lambda rs: containers(find(rs, "Deployment", "landlord-controller"))[0].update(
             image="landlord-restate-services:0.1.0"
         ),
     ),
     "control image of another version": (
         "registration",
-        lambda rs: containers(find(rs, "Job", "landlord-register"))[0].update(
+        lambda rs: containers(find(rs, "Deployment", "landlord-controller"))[0].update(
             image="landlord-restate-control:0.0.9"
         ),
     ),
@@ -411,8 +428,8 @@ BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
         "registration",
         lambda rs: _set_env(
             rs,
-            "Job",
-            "landlord-register",
+            "Deployment",
+            "landlord-controller",
             "LANDLORD_WORKFLOW_RESTATE_DEPLOYMENT_URI",
             "http://landlord-services:8080",
         ),
@@ -421,8 +438,8 @@ BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
         "registration",
         lambda rs: _set_env(
             rs,
-            "Job",
-            "landlord-register",
+            "Deployment",
+            "landlord-controller",
             "LANDLORD_WORKFLOW_RESTATE_DEPLOYMENT_URI",
             "http://services:9080",
         ),

@@ -1,7 +1,7 @@
 """deploy/kubernetes/operator: the RestateCluster and RestateDeployment use only fields that
 restate-operator 2.8 defines, with the right types, and every required one; the rest (the
-definition-storing Job included) validates against the Kubernetes schema. Schema and consistency
-only: no operator runs here."""
+definition-storing controller included) validates against the Kubernetes schema. Schema and
+consistency only: no operator runs here."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tests.deploy.manifests import (
     Resource,
     container_ports,
     containers,
+    controller_problems,
     default_deny_problems,
     env_map,
     find,
@@ -49,14 +50,6 @@ OPERATOR_REGISTERS_PORT = 9080
 # (reconcilers/compute.rs, `restate_service`).
 OPERATOR_RESTATE_SERVICE = "restate"
 INGRESS_PORT, ADMIN_PORT = 8080, 9070
-REGISTER_WAIT_SECONDS = 120
-# How long the registration Job must keep retrying while the operator has not registered the
-# services yet (cluster volume, image pulls, provisioning, first ReplicaSet). An assumption, not a
-# measurement: no operator ran here.
-OPERATOR_FIRST_REGISTRATION_SECONDS = 20 * 60
-# Kubernetes' delay between a Job's failed pods: 10 s, doubling, capped at 6 min.
-JOB_BACKOFF_FIRST_SECONDS, JOB_BACKOFF_CAP_SECONDS = 10, 360
-JOB_DEFAULT_BACKOFF_LIMIT = 6
 
 OPERATOR = load_kustomization(OPERATOR_DIR)
 HAND_MADE = templates_in(OPERATOR_DIR)
@@ -442,23 +435,16 @@ def operator_problems(resources: Resources) -> list[str]:
     return problems
 
 
-def job_retry_seconds(backoff_limit: int) -> int:
-    """The back-off Kubernetes waits between a Job's failed pods, in all, before giving up."""
-    return sum(
-        min(JOB_BACKOFF_FIRST_SECONDS * 2**retry, JOB_BACKOFF_CAP_SECONDS)
-        for retry in range(backoff_limit)
-    )
-
-
 def register_environment(resources: Resources) -> dict[str, str]:
-    """The registration Job's environment, as the container gets it (literal values only)."""
-    container = containers(find(resources, "Job", "landlord-register"))[0]
+    """The controller's environment, as the container gets it (literal values only)."""
+    container = containers(find(resources, "Deployment", "landlord-controller"))[0]
     return {k: str(v["value"]) for k, v in env_map(container).items() if "value" in v}
 
 
 def operator_service_problems(name: str, url: str, cluster: Resource, port: int) -> list[str]:
     """`url` is http://restate.<cluster namespace>.svc[.cluster.local]:<port>, the operator's
-    Service for this cluster (the Job runs in another namespace, so the namespace must be named)."""
+    Service for this cluster (the controller runs in another namespace, so the namespace must be
+    named)."""
     parts = urlsplit(url)
     service = f"{OPERATOR_RESTATE_SERVICE}.{cluster.name}.svc"
     if parts.scheme != "http" or parts.hostname not in (service, f"{service}.cluster.local"):
@@ -469,17 +455,17 @@ def operator_service_problems(name: str, url: str, cluster: Resource, port: int)
 
 
 def registration_problems(resources: Resources) -> list[str]:
-    """The Job only stores the definition: `register --wait 120s` against the operator's Restate
+    """The controller only stores the definition: `controller` against the operator's Restate
     Service, REGISTER_DEPLOYMENT "false" and no DEPLOYMENT_URI (never a second, unmanaged
     deployment), an environment landlord's settings loader accepts, the control image at the
-    services image's version (which serves with `python -m services`), and retries that outlast
-    the operator's first registration."""
-    job = find(resources, "Job", "landlord-register")
+    services image's version (which serves with `python -m services`), one long-running pod
+    with its probes (it retries until the operator's first registration, with no deadline)."""
+    workload = find(resources, "Deployment", "landlord-controller")
     cluster = find(resources, "RestateCluster", "restate")
-    container = containers(job)[0]
+    container = containers(workload)[0]
     env = register_environment(resources)
     services = containers(find(resources, "RestateDeployment", "landlord-services"))[0]
-    problems = image_roles_problems(services, container)
+    problems = image_roles_problems(services, container) + controller_problems(workload)
     problems += operator_service_problems(
         "ENDPOINT", env.get("LANDLORD_WORKFLOW_RESTATE_ENDPOINT", ""), cluster, INGRESS_PORT
     )
@@ -500,20 +486,6 @@ def registration_problems(resources: Resources) -> list[str]:
     else:
         if restate.register_deployment is not False:
             problems.append("landlord's settings loader reads register_deployment as true")
-    spec = job.body["spec"]
-    limit = spec.get("backoffLimit", JOB_DEFAULT_BACKOFF_LIMIT)
-    retrying = job_retry_seconds(limit)
-    if retrying < OPERATOR_FIRST_REGISTRATION_SECONDS:
-        problems.append(
-            f"backoffLimit {limit} retries for {retrying} s, less than the "
-            f"{OPERATOR_FIRST_REGISTRATION_SECONDS} s allowed for the operator's first registration"
-        )
-    longest = retrying + (limit + 1) * REGISTER_WAIT_SECONDS
-    deadline = spec.get("activeDeadlineSeconds")
-    if deadline is not None and deadline < longest:
-        problems.append(f"activeDeadlineSeconds {deadline} cuts the retries short ({longest} s)")
-    if not spec.get("ttlSecondsAfterFinished"):
-        problems.append("ttlSecondsAfterFinished is not set")
     return problems
 
 
@@ -529,10 +501,10 @@ def _admits(peers: list[Manifest], namespace_labels: Mapping[str, str], pod: End
 def network_problems(resources: Resources) -> list[str]:
     """`landlord` denies by default; Restate's pods (namespace `restate`, label set by the
     operator) reach the services; labelled clients are Restate's only admitted callers, and the
-    registration Job is one of them (both its egress here and the cluster's networkPeers)."""
+    controller is one of them (both its egress here and the cluster's networkPeers)."""
     cluster = find(resources, "RestateCluster", "restate")
     services = pod_endpoint(find(resources, "RestateDeployment", "landlord-services"))
-    register = pod_endpoint(find(resources, "Job", "landlord-register"))
+    register = pod_endpoint(find(resources, "Deployment", "landlord-controller"))
     restate = Endpoint(cluster.name, {"app.kubernetes.io/name": "restate"})
     stranger = Endpoint("elsewhere", {"app.kubernetes.io/name": "restate"})
     problems = default_deny_problems(resources, "landlord")
@@ -541,7 +513,7 @@ def network_problems(resources: Resources) -> list[str]:
     if traffic_allowed(resources, stranger, services, OPERATOR_REGISTERS_PORT):
         problems.append("a pod outside the cluster's namespace reaches the services")
     if traffic_allowed(resources, register, services, OPERATOR_REGISTERS_PORT):
-        problems.append("the registration Job reaches the services")
+        problems.append("the controller reaches the services")
     peers = cluster.body["spec"]["security"].get("networkPeers", {})
     namespace = [r for r in resources if r.kind == "Namespace" and r.name == register.namespace]
     namespace_labels = {
@@ -555,9 +527,9 @@ def network_problems(resources: Resources) -> list[str]:
                     f"networkPeers.{port_name}: {peer} admits more than labelled clients"
                 )
         if not traffic_allowed(resources, register, restate, port):
-            problems.append(f"the registration Job may not leave for Restate's {port}")
+            problems.append(f"the controller may not leave for Restate's {port}")
         if not _admits(peers.get(port_name) or [], namespace_labels, register):
-            problems.append(f"networkPeers.{port_name} does not admit the registration Job")
+            problems.append(f"networkPeers.{port_name} does not admit the controller")
     return problems
 
 
@@ -580,10 +552,11 @@ def test_resource_matches_its_schema(resource: Resource) -> None:
 
 def test_uses_both_operator_resources() -> None:
     """The recipe is the operator's: a RestateCluster and a RestateDeployment, no plain workload
-    for Restate or the services."""
+    for Restate or the services (the one Deployment is the controller)."""
     kinds = sorted(r.kind for r in OPERATOR if r.body["apiVersion"].startswith("restate.dev/"))
     assert kinds == ["RestateCluster", "RestateDeployment"]
-    assert not [r for r in OPERATOR if r.kind in ("StatefulSet", "Deployment")]
+    plain = [(r.kind, r.name) for r in OPERATOR if r.kind in ("StatefulSet", "Deployment")]
+    assert plain == [("Deployment", "landlord-controller")]
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=str)
@@ -605,13 +578,13 @@ def test_services_pod_template_is_the_plain_one() -> None:
     assert identity.body["data"] == plain_identity.body["data"]
 
 
-def test_register_job_is_a_resource_with_nothing_to_fill_in() -> None:
-    """The definition-storing Job is applied with the rest (`apply -k`), has no placeholder left,
-    and the only hand-made objects are the signing-key and secrets-keyring Secret templates (no
-    key in git)."""
-    job = find(OPERATOR, "Job", "landlord-register")
-    assert job.source.name == "register-job.yaml"
-    assert PLACEHOLDER not in str(job.body)
+def test_controller_is_a_resource_with_nothing_to_fill_in() -> None:
+    """The definition-storing controller is applied with the rest (`apply -k`), has no
+    placeholder left, and the only hand-made objects are the signing-key and secrets-keyring
+    Secret templates (no key in git)."""
+    workload = find(OPERATOR, "Deployment", "landlord-controller")
+    assert workload.source.name == "controller.yaml"
+    assert PLACEHOLDER not in str(workload.body)
     assert sorted((r.kind, r.name) for r in HAND_MADE) == [
         ("Secret", "landlord-secrets-keyring"),
         ("Secret", "restate-signing-key"),
@@ -620,8 +593,8 @@ def test_register_job_is_a_resource_with_nothing_to_fill_in() -> None:
 
 
 def test_registration_environment_is_accepted_by_landlord_settings() -> None:
-    """The Job's environment passes landlord's own settings rules, the validation `register`
-    applies before it calls anything, and turns registering a deployment off."""
+    """The controller's environment passes landlord's own settings rules, the validation
+    `controller` applies before it calls anything, and turns registering a deployment off."""
     environ = register_environment(OPERATOR)
     restate = load_settings(environ=environ).settings.workflow.restate
     assert restate.register_deployment is False
@@ -656,13 +629,9 @@ def on_cluster(mutate: Mutation) -> Callable[[Resources], Resource]:
     return apply
 
 
-def _job(resources: Resources) -> Manifest:
-    return find(resources, "Job", "landlord-register").body
-
-
 def _set_job_env(resources: Resources, var: str, value: str | None) -> None:
-    """Set (append if missing) or, with None, remove a variable of the registration Job."""
-    container = containers(find(resources, "Job", "landlord-register"))[0]
+    """Set (append if missing) or, with None, remove a variable of the controller."""
+    container = containers(find(resources, "Deployment", "landlord-controller"))[0]
     env = [e for e in container["env"] if e["name"] != var]
     container["env"] = env if value is None else [*env, {"name": var, "value": value}]
 
@@ -678,11 +647,11 @@ def on_deployment(mutate: Mutation) -> Callable[[Resources], Resource]:
     return apply
 
 
-def on_job(mutate: Mutation) -> Callable[[Resources], Resource]:
-    """Break the registration Job of a copied recipe; return it for checking."""
+def on_controller(mutate: Mutation) -> Callable[[Resources], Resource]:
+    """Break the controller of a copied recipe; return it for checking."""
 
     def apply(resources: Resources) -> Resource:
-        resource = find(resources, "Job", "landlord-register")
+        resource = find(resources, "Deployment", "landlord-controller")
         mutate(resource.body)
         return resource
 
@@ -729,8 +698,8 @@ SCHEMA_BREAKAGES: dict[str, Callable[[Resources], Resource]] = {
         lambda b: b["spec"]["template"]["spec"]["containers"][0].update(imagePullPolcy="Always")
     ),
     "RestateDeployment without namespace": on_deployment(lambda b: b["metadata"].pop("namespace")),
-    "misspelt backoffLimit": on_job(lambda b: _rename(b["spec"], "backoffLimit", "backoffLimt")),
-    "REGISTER_DEPLOYMENT as a YAML boolean": on_job(
+    "misspelt replicas": on_controller(lambda b: _rename(b["spec"], "replicas", "replica")),
+    "REGISTER_DEPLOYMENT as a YAML boolean": on_controller(
         lambda b: env_map(b["spec"]["template"]["spec"]["containers"][0])[
             "LANDLORD_WORKFLOW_RESTATE_REGISTER_DEPLOYMENT"
         ].update(value=False)
@@ -798,7 +767,7 @@ CONSISTENCY_BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
         "registration",
         lambda rs: _set_job_env(rs, "LANDLORD_WORKFLOW_RESTATE_EXECUTION_MECHANISM", "kubernets"),
     ),
-    "ingress looked up in the Job's own namespace": (
+    "ingress looked up in the controller's own namespace": (
         "registration",
         lambda rs: _set_job_env(rs, "LANDLORD_WORKFLOW_RESTATE_ENDPOINT", "http://restate:8080"),
     ),
@@ -808,19 +777,21 @@ CONSISTENCY_BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
             rs, "LANDLORD_WORKFLOW_RESTATE_ADMIN_ENDPOINT", "http://restate.restate.svc:8080"
         ),
     ),
-    "register without --wait": (
+    "a one-shot register instead": (
         "registration",
-        lambda rs: containers(find(rs, "Job", "landlord-register"))[0].update(args=["register"]),
+        lambda rs: containers(find(rs, "Deployment", "landlord-controller"))[0].update(
+            args=["register", "--wait", "120s"]
+        ),
     ),
     "the control image of another version": (
         "registration",
-        lambda rs: containers(find(rs, "Job", "landlord-register"))[0].update(
+        lambda rs: containers(find(rs, "Deployment", "landlord-controller"))[0].update(
             image="landlord-restate-control:0.0.9"
         ),
     ),
     "registration from the services image": (
         "registration",
-        lambda rs: containers(find(rs, "Job", "landlord-register"))[0].update(
+        lambda rs: containers(find(rs, "Deployment", "landlord-controller"))[0].update(
             image="landlord-restate-services:0.1.0"
         ),
     ),
@@ -830,23 +801,23 @@ CONSISTENCY_BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
             command=["landlord-restate"], args=["serve", "--bind", "0.0.0.0:9080"]
         ),
     ),
-    "gives up before the operator registers": (
+    "liveness on /health (an outage of Restate would restart it)": (
         "registration",
-        lambda rs: _job(rs)["spec"].update(backoffLimit=4),
+        lambda rs: containers(find(rs, "Deployment", "landlord-controller"))[0]["livenessProbe"][
+            "httpGet"
+        ].update(path="/health"),
     ),
-    "backoffLimit left at the default (6)": (
+    "no readiness probe": (
         "registration",
-        lambda rs: _job(rs)["spec"].pop("backoffLimit"),
-    ),
-    "deadline shorter than the retries": (
-        "registration",
-        lambda rs: _job(rs)["spec"].update(activeDeadlineSeconds=900),
-    ),
-    "registration pod without the client label": (
-        "network",
-        lambda rs: pod_template(find(rs, "Job", "landlord-register"))["metadata"]["labels"].pop(
-            "landlord.dev/restate-client"
+        lambda rs: containers(find(rs, "Deployment", "landlord-controller"))[0].pop(
+            "readinessProbe"
         ),
+    ),
+    "controller pod without the client label": (
+        "network",
+        lambda rs: pod_template(find(rs, "Deployment", "landlord-controller"))["metadata"][
+            "labels"
+        ].pop("landlord.dev/restate-client"),
     ),
     "landlord namespace not a Restate client": (
         "network",

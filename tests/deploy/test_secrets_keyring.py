@@ -96,17 +96,18 @@ TREES = {
     "operator": (DEPLOY_DIR / "kubernetes" / "operator", "RestateDeployment"),
     "cloud": (DEPLOY_DIR / "cloud", "Deployment"),
 }
-"""Each tree with the kind of its services workload (the Job is `landlord-register` in all)."""
+"""Each tree with the kind of its services workload (the controller is the Deployment
+`landlord-controller` in all)."""
 
 
 def tree_problems(tree: str, resources: Resources, hand_made: Resources) -> list[str]:
-    """The services and the registration Job of a tree both read the mounted keyring."""
+    """The services and the controller of a tree both read the mounted keyring."""
     kind = TREES[tree][1]
     return [
         problem
         for workload in (
             find(resources, kind, "landlord-services"),
-            find(resources, "Job", "landlord-register"),
+            find(resources, "Deployment", "landlord-controller"),
         )
         for problem in keyring_mount_problems(workload, hand_made)
     ]
@@ -151,18 +152,18 @@ def _volume(resources: Resources, kind: str, name: str) -> Manifest:
 
 BREAKAGES: dict[str, Callable[[Resources], object]] = {
     "keyring as a value": _as_literal,
-    "keyring path outside the mount": lambda rs: _env_entry(rs, "Job", "landlord-register").update(
-        value="/etc/keyring"
-    ),
+    "keyring path outside the mount": lambda rs: _env_entry(
+        rs, "Deployment", "landlord-controller"
+    ).update(value="/etc/keyring"),
     "keyring mount writable": lambda rs: _mount(rs, "Deployment", "landlord-services").update(
         readOnly=False
     ),
-    "keyring from another Secret": lambda rs: _volume(rs, "Job", "landlord-register")[
+    "keyring from another Secret": lambda rs: _volume(rs, "Deployment", "landlord-controller")[
         "secret"
     ].update(secretName="other"),
-    "keyring unreadable by the user": lambda rs: pod_template(find(rs, "Job", "landlord-register"))[
-        "spec"
-    ]["securityContext"].pop("fsGroup"),
+    "keyring unreadable by the user": lambda rs: pod_template(
+        find(rs, "Deployment", "landlord-controller")
+    )["spec"]["securityContext"].pop("fsGroup"),
 }
 
 
@@ -197,7 +198,7 @@ def test_self_hosted_units_read_the_keyring_from_a_file() -> None:
     path = PurePosixPath(recipe[KEYRING_FILE_ENV])
     assert path.is_absolute()
     assert path.is_relative_to("/etc/landlord")
-    for unit in ("landlord-services.service", "landlord-register.service"):
+    for unit in ("landlord-services.service", "landlord-controller.service"):
         service = read_unit(unit)["Service"]
         assert service["EnvironmentFile"] == "/etc/landlord/landlord.env", unit
         assert service["ProtectSystem"] == "strict", unit
@@ -212,11 +213,11 @@ def test_self_hosted_units_read_the_keyring_from_a_file() -> None:
 
 
 def test_compose_requires_the_keyring_from_the_environment() -> None:
-    """The services and the registration get LANDLORD_SECRETS_KEYRING only by interpolation
+    """The services and the controller get LANDLORD_SECRETS_KEYRING only by interpolation
     of the same variable, required (`:?`), never a value; restate-server gets none."""
     compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    for name in ("services", "register"):
+    for name in ("services", "controller"):
         value = str(services[name]["environment"][KEYRING_ENV])
         assert value.startswith(f"${{{KEYRING_ENV}:?"), (name, value)
         assert value.endswith("}")

@@ -24,7 +24,7 @@ SINGLE_NODE_TOML = DEPLOY_DIR / "restate.toml"
 CLUSTER_TOML = CLUSTER_DIR / "restate-node.toml"
 LANDLORD_ENV = DEPLOY_DIR / "landlord.env"
 KEY_SCRIPT = DEPLOY_DIR / "make-identity-key.sh"
-UNITS = ("restate-server.service", "landlord-services.service", "landlord-register.service")
+UNITS = ("restate-server.service", "landlord-services.service", "landlord-controller.service")
 NODE_ENV_FILES = tuple(CLUSTER_DIR / f"node-{n}.env" for n in (1, 2, 3))
 
 # Where the units expect the programs (docs/self-hosted.md installs them there).

@@ -61,7 +61,7 @@ HEALTH_TIMEOUT = "30s"
 NODE_START_SECONDS = 90.0
 READY_SECONDS = 60.0
 SERVICES_START_SECONDS = 30.0
-REGISTER_SECONDS = 150.0  # the unit's --wait 120s, plus start-up
+REGISTER_SECONDS = 150.0  # the controller's registration and first healthy report
 CALL_SECONDS = 45.0  # one provider call; without quorum Restate hangs instead of failing
 FINISH_SECONDS = 60.0
 LOG_TAIL_LINES = 40
@@ -77,7 +77,7 @@ _NODE_ADDRESS_VARIABLES = (
 
 @dataclass
 class SelfHostedCluster:
-    """Three restate nodes, the services, and what registration printed."""
+    """Three restate nodes, the services, and what the controller printed."""
 
     nodes: list[LocalRestateServer]
     services: HttpProcess
@@ -102,7 +102,7 @@ class SelfHostedCluster:
             for number, node in enumerate(self.nodes, start=1)
         ]
         sections.append(("landlord-services output", self.services.log_tail(LOG_TAIL_LINES)))
-        sections.append(("landlord-restate register output", self.register_output or "(none)"))
+        sections.append(("landlord-restate controller output", self.register_output or "(none)"))
         if self.notes:
             sections.append(("cluster test notes", "\n".join(self.notes)))
         return sections
@@ -260,20 +260,42 @@ def cluster(restate_binary: Path, tmp_path: Path) -> Iterator[SelfHostedCluster]
 def _register(
     restate_binary: Path, process_env: dict[str, str], landlord_env: dict[str, str], cwd: Path
 ) -> str:
-    """Run landlord-register.service's command; its output, or CalledProcessError."""
-    command = installed(exec_start("landlord-register.service"), restate_binary=restate_binary)
-    done = subprocess.run(
-        command,
-        env=process_env | unit_environment("landlord-register.service") | landlord_env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=REGISTER_SECONDS,
-        check=False,
-    )
-    output = f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    if done.returncode != 0:
-        raise subprocess.CalledProcessError(done.returncode, command, output=output)
+    """Run landlord-controller.service's command (on a free port) until its /health is 200,
+    then SIGTERM it; its output, or CalledProcessError (it exited, never got healthy, or did
+    not stop with exit 0)."""
+    command = installed(exec_start("landlord-controller.service"), restate_binary=restate_binary)
+    assert command[1:3] == ["controller", "--bind"], command
+    port = free_port()
+    command[3] = f"127.0.0.1:{port}"
+    log_path = cwd / "controller.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            env=process_env | unit_environment("landlord-controller.service") | landlord_env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        healthy = False
+        deadline = time.monotonic() + REGISTER_SECONDS
+        while process.poll() is None and time.monotonic() < deadline and not healthy:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5.0, trust_env=False)
+                healthy = answer.status_code == 200
+            except httpx.TransportError:
+                pass
+            if not healthy:
+                time.sleep(0.2)
+        if process.poll() is None:
+            process.terminate()
+        try:
+            code = process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
+    output = f"exit {code}, healthy {healthy}\n{log_path.read_text(errors='replace')}"
+    if not healthy or code != 0:
+        raise subprocess.CalledProcessError(code or 1, command, output=output)
     return output
 
 

@@ -170,7 +170,7 @@ def test_units_pass_systemd_analyze_verify(restate_binary: Path, tmp_path: Path)
     assert not ours, "\n".join(ours)
 
 
-@pytest.mark.parametrize("unit", ["landlord-services.service", "landlord-register.service"])
+@pytest.mark.parametrize("unit", ["landlord-services.service", "landlord-controller.service"])
 def test_landlord_units_run_real_commands(unit: str, restate_binary: Path) -> None:
     """The unit's command and flags exist: it accepts them with --help (an unknown command
     or option is an error before --help is honoured)."""
@@ -182,8 +182,9 @@ def test_landlord_units_run_real_commands(unit: str, restate_binary: Path) -> No
 
 
 def test_units_are_hardened_and_consistent() -> None:
-    """Non-root users, hardening, restart policy; registration waits less than systemd does;
-    both landlord units read landlord.env, which sets what they need."""
+    """Non-root users, hardening, restart policy; the controller is a long-running service
+    (restarted on failure) listening on the host only; both landlord units read landlord.env,
+    which sets what they need."""
     for unit in UNITS:
         service = read_unit(unit)["Service"]
         assert service.get("User") not in (None, "", "root", "0"), unit
@@ -192,14 +193,16 @@ def test_units_are_hardened_and_consistent() -> None:
         assert service.get("CapabilityBoundingSet") == "", unit
     for unit in ("restate-server.service", "landlord-services.service"):
         assert read_unit(unit)["Service"]["Restart"] == "on-failure", unit
-    register = read_unit("landlord-register.service")["Service"]
-    assert register["Type"] == "oneshot"
-    command = exec_start("landlord-register.service")
-    wait = parse_duration(command[command.index("--wait") + 1])
-    assert wait.total_seconds() < parse_duration(register["TimeoutStartSec"] + "s").total_seconds()
+    controller = read_unit("landlord-controller.service")["Service"]
+    assert controller["Type"] == "simple"
+    assert controller["Restart"] == "on-failure"
+    command = exec_start("landlord-controller.service")
+    assert command[1:3] == ["controller", "--bind"], command
+    assert command[3].startswith("127.0.0.1:"), "the endpoints stay on the host"
+    assert parse_duration(controller["TimeoutStopSec"] + "s").total_seconds() >= 10
     env_files = {
         read_unit(unit)["Service"]["EnvironmentFile"]
-        for unit in ("landlord-services.service", "landlord-register.service")
+        for unit in ("landlord-services.service", "landlord-controller.service")
     }
     assert env_files == {"/etc/landlord/landlord.env"}
     recipe = read_env_file(LANDLORD_ENV)
