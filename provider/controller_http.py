@@ -19,7 +19,7 @@ from .controller import Controller
 if TYPE_CHECKING:
     from hypercorn.typing import ASGIFramework
 
-__all__ = ["ListenError", "controller_app", "install_prometheus_reader", "listen", "serve"]
+__all__ = ["ListenError", "controller_app", "listen", "serve"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -31,17 +31,6 @@ _log = get_logger("landlord.controller.http")
 
 class ListenError(OSError):
     """The listener cannot be opened on the address asked for (one line, the address named)."""
-
-
-def install_prometheus_reader() -> None:
-    """Route OpenTelemetry metrics to `prometheus_client`'s default registry (what `/metrics`
-    serves), unless the process already set up an SDK meter provider of its own."""
-    from opentelemetry import metrics
-    from opentelemetry.exporter.prometheus import PrometheusMetricReader
-    from opentelemetry.sdk.metrics import MeterProvider
-
-    if not isinstance(metrics.get_meter_provider(), MeterProvider):
-        metrics.set_meter_provider(MeterProvider(metric_readers=[PrometheusMetricReader()]))
 
 
 def controller_app(controller: Controller) -> Callable[[Scope, Receive, Send], Awaitable[None]]:

@@ -1,10 +1,11 @@
 """Exporting the control plane's metrics from a long-running process, set up from the standard
 OpenTelemetry variables: `OTEL_METRICS_EXPORTER` (`prometheus`, `console` or `none`) and, for
 `prometheus`, `OTEL_EXPORTER_PROMETHEUS_HOST` / `OTEL_EXPORTER_PROMETHEUS_PORT` (default
-localhost:9464), where an HTTP server then answers `/metrics`.
+localhost:9464), where an HTTP server then answers `/metrics` — unless the process serves
+`/metrics` itself (the controller), when the exporter only feeds prometheus_client's registry.
 
-A host that sets up its own OpenTelemetry SDK (e.g. `opentelemetry-instrument`) needs none of
-this: `provider.metrics` records through the API into whatever provider is set.
+A host that sets up its own OpenTelemetry SDK (e.g. `opentelemetry-instrument`) keeps it:
+`provider.metrics` records through the API into whatever provider is set.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ def _prometheus_address(environ: Mapping[str, str]) -> tuple[str, int]:
 
 
 def export_metrics(
-    *, environ: Mapping[str, str] | None = None, default: str = "none"
+    *, environ: Mapping[str, str] | None = None, default: str = "none", own_server: bool = True
 ) -> str | None:
     """Install the SDK's meter provider with the exporter `OTEL_METRICS_EXPORTER` names
-    (`default` when unset); the URL of the Prometheus endpoint when it serves one.
+    (`default` when unset); the URL of the Prometheus endpoint when it serves one. Without
+    `own_server`, `prometheus` starts no server (the caller serves the default registry).
 
-    A bad value, or a busy port, raises `ConfigError` with one line; nothing is installed."""
+    A bad value, or a busy port, raises `ConfigError` with one line; nothing is installed. A
+    meter provider the process set up already is kept."""
     env = os.environ if environ is None else environ
     choice = (env.get("OTEL_METRICS_EXPORTER") or default).strip().lower()
     if choice not in EXPORTERS:
@@ -63,22 +66,25 @@ def export_metrics(
             "OTEL_METRICS_EXPORTER",
             "needs the OpenTelemetry SDK (pip install 'landlord-restate[cli]')",
         ) from None
+    if isinstance(metrics.get_meter_provider(), MeterProvider):
+        return None
     url: str | None = None
     reader: MetricReader
     if choice == "prometheus":
         from opentelemetry.exporter.prometheus import PrometheusMetricReader
         from prometheus_client import start_http_server
 
-        host, port = _prometheus_address(env)
-        try:
-            start_http_server(port, addr=host)
-        except OSError as error:
-            raise ConfigError.single(
-                "OTEL_EXPORTER_PROMETHEUS_PORT",
-                f"cannot serve metrics on {host}:{port} ({error.strerror or error})",
-            ) from None
+        if own_server:
+            host, port = _prometheus_address(env)
+            try:
+                start_http_server(port, addr=host)
+            except OSError as error:
+                raise ConfigError.single(
+                    "OTEL_EXPORTER_PROMETHEUS_PORT",
+                    f"cannot serve metrics on {host}:{port} ({error.strerror or error})",
+                ) from None
+            url = f"http://{host}:{port}/metrics"
         reader = PrometheusMetricReader()
-        url = f"http://{host}:{port}/metrics"
     else:
         reader = PeriodicExportingMetricReader(ConsoleMetricExporter())
     metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))

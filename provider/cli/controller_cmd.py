@@ -10,10 +10,11 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from ..config import ControllerSettings
+from ..config import ConfigError, ControllerSettings
 from ..controller import Controller
-from ..controller_http import ListenError, install_prometheus_reader, listen, serve
+from ..controller_http import ListenError, listen, serve
 from ..factory import build_manager
+from ..metrics_export import export_metrics
 from ..validation import problems_from
 from .state import fail, state_of
 
@@ -48,7 +49,13 @@ def controller(
     except ListenError as error:
         asyncio.run(manager.aclose())
         raise fail(f"{'--bind' if bind else 'controller.bind'}: {error}") from None
-    install_prometheus_reader()
+    try:
+        # The control plane's metrics: on this process's own /metrics, unless told otherwise.
+        export_metrics(default="prometheus", own_server=False)
+    except ConfigError as error:
+        sock.close()
+        asyncio.run(manager.aclose())
+        raise fail(str(error)) from None
 
     async def run() -> int:
         try:

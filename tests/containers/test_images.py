@@ -30,11 +30,17 @@ console script is on PATH."""
 NOT_SERVING = (
     "provider", "local_stack",
     "boto3", "botocore", "docker", "typer", "rich", "click",
-    "stamina", "jsonschema", "opentelemetry", "yaml", "pip",
+    "stamina", "jsonschema", "yaml", "pip",
+    # the CLI's metrics exporter: the services record through the OpenTelemetry API only
+    "opentelemetry.sdk", "opentelemetry.exporter",
 )  # fmt: skip
 """What the services image must not hold: the control plane, every extra's library, pip."""
-SERVING = ("services", "telemetry", "sealing", "restate", "cryptography")
-"""What it must hold: the packages serving imports, the SDK, and `sealing`'s AES-GCM library."""
+SERVING = (
+    "services", "telemetry", "sealing", "restate", "cryptography",
+    "opentelemetry", "prometheus_client",
+)  # fmt: skip
+"""What it must hold: the packages serving imports, the SDK, `sealing`'s AES-GCM library, and
+the OpenTelemetry API and prometheus-client (spans, `/metrics`)."""
 EXTRAS_IMAGE = "landlord-restate-services:test-extras"
 
 

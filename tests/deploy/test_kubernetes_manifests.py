@@ -15,6 +15,7 @@ import yaml
 
 from provider.config import load_settings
 from tests.deploy.manifests import (
+    CONTROLLER_PORT,
     DEPLOY_DIR,
     PLACEHOLDER,
     Endpoint,
@@ -224,12 +225,14 @@ def network_problems(resources: Resources) -> list[str]:
     problems += [
         f"{what} is allowed" for what, c in must_not.items() if traffic_allowed(resources, *c)
     ]
-    return problems + scrape_problems(resources, restate, services)
+    return problems + scrape_problems(resources, restate, services, controller)
 
 
-def scrape_problems(resources: Resources, restate: Endpoint, services: Endpoint) -> list[str]:
-    """A Prometheus labelled as the recipe says (pod and namespace) reaches both /metrics ports,
-    and nothing more; an unlabelled pod in that namespace reaches neither."""
+def scrape_problems(
+    resources: Resources, restate: Endpoint, services: Endpoint, controller: Endpoint
+) -> list[str]:
+    """A Prometheus labelled as the recipe says (pod and namespace) reaches every /metrics
+    port, and nothing more; an unlabelled pod in that namespace reaches none."""
     label = {"landlord.dev/metrics-scraper": "true"}
     namespace = {"apiVersion": "v1", "kind": "Namespace"}
     monitoring = Resource(
@@ -243,6 +246,8 @@ def scrape_problems(resources: Resources, restate: Endpoint, services: Endpoint)
         "scraper -> restate:9070": ((scraper, restate, ADMIN_PORT), False),
         "unlabelled pod -> restate:5122": ((neighbour, restate, NODE_PORT), False),
         "unlabelled pod -> services:9080": ((neighbour, services, SERVICES_PORT), False),
+        "scraper -> controller:9091": ((scraper, controller, CONTROLLER_PORT), True),
+        "unlabelled pod -> controller:9091": ((neighbour, controller, CONTROLLER_PORT), False),
     }
     return [
         f"{what} is {'allowed' if allowed else 'blocked'}"
@@ -452,6 +457,10 @@ BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
     "no scrape policy for restate": (
         "network",
         lambda rs: _drop_policy(rs, "restate-metrics-from-prometheus"),
+    ),
+    "no scrape of the controller": (
+        "network",
+        lambda rs: _drop_policy(rs, "controller-metrics-from-prometheus"),
     ),
     "services open to all pods": (
         "network",

@@ -201,8 +201,10 @@ def test_scrape_targets_are_where_the_recipes_serve() -> None:
     advertised = [urlsplit(_env_file(n)["RESTATE_ADVERTISED_ADDRESS"]).netloc for n in nodes]
     assert len(advertised) == 3
     assert jobs["restate"] == advertised
-    assert len(jobs["landlord-controller"]) == 1
     plain = load_kustomization(DEPLOY_DIR / "kubernetes" / "plain")
+    (controller,) = jobs["landlord-controller"]
+    port = container_ports(find(plain, "Deployment", "landlord-controller"))["http"]
+    assert int(controller.rpartition(":")[2]) == port
     services = find(plain, "Deployment", "landlord-services")
     assert uri.port in container_ports(services).values()
     restate = find(plain, "StatefulSet", "restate")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from local_stack import free_port
 from provider.cli import main
 from provider.config import Settings
 from provider.controller import Controller
@@ -60,6 +61,17 @@ def test_a_bad_setting_names_its_key_and_source(
     line = _refused(["controller"], capsys)
     assert "controller.interval: must be at least 1s" in line
     assert "(from env LANDLORD_CONTROLLER_INTERVAL)" in line
+
+
+def test_a_bad_metrics_exporter_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "statsd")
+    line = _refused(["controller", "--bind", f"127.0.0.1:{free_port()}"], capsys)
+    assert line == (
+        "error: invalid configuration: OTEL_METRICS_EXPORTER: 'statsd' is not one of "
+        "prometheus, console, none"
+    )
 
 
 @pytest.fixture
@@ -163,9 +175,9 @@ async def test_lifespan_is_acknowledged(controller: Controller) -> None:
 _METRICS = """
 from opentelemetry import metrics
 from prometheus_client import REGISTRY, generate_latest
-from provider.controller_http import install_prometheus_reader
+from provider.metrics_export import export_metrics
 {before}
-install_prometheus_reader()
+export_metrics(default="prometheus", own_server=False)
 metrics.get_meter("t").create_counter("landlord.t.things").add(2)
 print(generate_latest(REGISTRY).decode())
 """
