@@ -245,13 +245,13 @@ class EcsBackend:
         """Observe the tenant's ACTIVE service in whichever cluster it runs."""
         return await asyncio.to_thread(self._status_sync, tenant)
 
-    # -- ECS access (blocking; always run in a worker thread) --------------------------------
-
     async def reachable(self) -> str:
         """List one cluster: the credentials and the ECS endpoint both answer."""
         client = await asyncio.to_thread(self._ecs)
         await asyncio.to_thread(lambda: client.list_clusters(maxResults=1))
         return f"ECS answers in {client.meta.region_name}"
+
+    # -- ECS access (blocking; always run in a worker thread) --------------------------------
 
     def _ecs(self) -> ECSClient:
         """The ECS client, made on first use (credentials from the standard AWS chain)."""

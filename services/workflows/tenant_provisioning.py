@@ -129,6 +129,7 @@ async def run(ctx: restate.WorkflowContext, raw: bytes) -> ProvisionResult:
 
 
 async def _run(ctx: restate.WorkflowContext, request: ProvisionRequest) -> ProvisionResult:
+    """The operation `request` asks for, once its policy, backend, config and secrets check out."""
     timeout, retry_policy = spec_policy(request, ctx.request().headers)
     if request.compute_provider not in BACKENDS:
         known = ", ".join(sorted(BACKENDS))

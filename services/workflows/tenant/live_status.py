@@ -38,10 +38,10 @@ async def _post_transition(url: str, body: dict[str, JsonValue], key: str) -> No
     with observed("notify"):
         async with httpx.AsyncClient(timeout=10.0) as client:
             response = await client.post(url, json=body, headers={"Idempotency-Key": key})
-    if response.status_code in (408, 429) or response.status_code >= 500:
-        raise RuntimeError(f"callback answered {response.status_code}")
-    if response.status_code >= 400:
-        raise restate.TerminalError(f"callback refused with {response.status_code}", 400)
+        if response.status_code in (408, 429) or response.status_code >= 500:
+            raise RuntimeError(f"callback answered {response.status_code}")
+        if response.status_code >= 400:
+            raise restate.TerminalError(f"callback refused with {response.status_code}", 400)
 
 
 class LiveStatus:

@@ -172,6 +172,9 @@ def test_each_refused_callback_counts_once(stack: Stack, tenant: str) -> None:
         )
         assert response.status_code == 200, response.text
     assert len(control_plane.received) == 2  # planning, then its end: each refused once
+    assert (
+        moved.of("landlord_tenant_step_duration_seconds_count", step="notify", outcome="error") == 2
+    )
     assert moved.counters() == {
         started("plan"): 1,
         ended("plan", "succeeded"): 1,
