@@ -698,3 +698,46 @@ def traffic_allowed(
     egress = source.ip is not None or _direction_allows(resources, source, "Egress", target, port)
     ingress = target.ip is not None or _direction_allows(resources, target, "Ingress", source, port)
     return egress and ingress
+
+
+SCRAPER_LABELS = {"landlord.dev/metrics-scraper": "true"}
+"""What a Prometheus pod and its namespace carry to be let in to the recipes' /metrics ports."""
+SCRAPER = Endpoint("monitoring", SCRAPER_LABELS)
+SCRAPER_NAMESPACE_LABELS = {"kubernetes.io/metadata.name": "monitoring", **SCRAPER_LABELS}
+"""The scraper's namespace, as a namespaceSelector sees it."""
+SCRAPER_NEIGHBOUR = Endpoint("monitoring", {})
+"""A pod without the label in the scraper's namespace: let in nowhere."""
+_MONITORING = Resource(
+    {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "monitoring", "labels": SCRAPER_LABELS},
+    },
+    DEPLOY_DIR,
+)
+
+
+def scrape_problems(
+    resources: list[Resource],
+    scraped: Mapping[str, tuple[Endpoint, int]],
+    closed: Mapping[str, tuple[Endpoint, int]] | None = None,
+) -> list[str]:
+    """The labelled Prometheus (`SCRAPER`) reaches each of `scraped` (what: pod and /metrics
+    port) and none of `closed`; `SCRAPER_NEIGHBOUR` reaches none of them."""
+    tree = [*resources, _MONITORING]
+    problems = [
+        f"scraper -> {what} is blocked"
+        for what, (target, port) in scraped.items()
+        if not traffic_allowed(tree, SCRAPER, target, port)
+    ]
+    problems += [
+        f"scraper -> {what} is allowed"
+        for what, (target, port) in (closed or {}).items()
+        if traffic_allowed(tree, SCRAPER, target, port)
+    ]
+    problems += [
+        f"unlabelled pod -> {what} is allowed"
+        for what, (target, port) in scraped.items()
+        if traffic_allowed(tree, SCRAPER_NEIGHBOUR, target, port)
+    ]
+    return problems

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from provider.config import load_settings
 from tests.deploy.manifests import (
+    CONTROLLER_PORT,
     DEPLOY_DIR,
     PLACEHOLDER,
     REPO_ROOT,
@@ -40,6 +41,7 @@ from tests.deploy.manifests import (
     pod_template,
     reference_problems,
     resolve_env,
+    scrape_problems,
     secret_findings,
     secret_manifest_problems,
     service_port_problems,
@@ -214,7 +216,8 @@ def registration_problems(resources: Resources) -> list[str]:
 
 def network_problems(resources: Resources) -> list[str]:
     """Default deny; the tunnel reaches the Cloud (443, public addresses only) and the services;
-    the services accept only the tunnel; the controller reaches the Cloud endpoints only."""
+    the services accept only the tunnel (and a labelled Prometheus on /metrics); the controller
+    reaches the Cloud endpoints only."""
     tunnel = pod_endpoint(find(resources, "Deployment", "restate-cloud-tunnel"))
     services = pod_endpoint(find(resources, "Deployment", "landlord-services"))
     controller = pod_endpoint(find(resources, "Deployment", "landlord-controller"))
@@ -239,7 +242,11 @@ def network_problems(resources: Resources) -> list[str]:
     problems = default_deny_problems(resources, NAMESPACE)
     problems += [f"{w} is blocked" for w, c in must.items() if not traffic_allowed(resources, *c)]
     problems += [f"{w} is allowed" for w, c in must_not.items() if traffic_allowed(resources, *c)]
-    return problems
+    return problems + scrape_problems(
+        resources,
+        {"services:9080": (services, 9080), "controller:9091": (controller, CONTROLLER_PORT)},
+        closed={"tunnel:9090": (tunnel, 9090), "tunnel:8080": (tunnel, 8080)},
+    )
 
 
 CHECKS: dict[str, Callable[[Resources], list[str]]] = {
@@ -419,6 +426,18 @@ BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
             find(rs, "NetworkPolicy", "tunnel-egress")
             .body["spec"]["egress"][0]["to"][0]["ipBlock"]
             .pop("except")
+        ),
+    ),
+    "no scrape of the services": (
+        "network",
+        lambda rs: rs.remove(find(rs, "NetworkPolicy", "services-metrics-from-prometheus")),
+    ),
+    "controller scrape open to every pod of a labelled namespace": (
+        "network",
+        lambda rs: (
+            find(rs, "NetworkPolicy", "controller-metrics-from-prometheus")
+            .body["spec"]["ingress"][0]["from"][0]
+            .pop("podSelector")
         ),
     ),
     "services open to any pod": (

@@ -35,6 +35,7 @@ from tests.deploy.manifests import (
     pod_template,
     reference_problems,
     registration_target_problems,
+    scrape_problems,
     secret_manifest_problems,
     selector_problems,
     target_port_problems,
@@ -225,35 +226,15 @@ def network_problems(resources: Resources) -> list[str]:
     problems += [
         f"{what} is allowed" for what, c in must_not.items() if traffic_allowed(resources, *c)
     ]
-    return problems + scrape_problems(resources, restate, services, controller)
-
-
-def scrape_problems(
-    resources: Resources, restate: Endpoint, services: Endpoint, controller: Endpoint
-) -> list[str]:
-    """A Prometheus labelled as the recipe says (pod and namespace) reaches every /metrics
-    port, and nothing more; an unlabelled pod in that namespace reaches none."""
-    label = {"landlord.dev/metrics-scraper": "true"}
-    namespace = {"apiVersion": "v1", "kind": "Namespace"}
-    monitoring = Resource(
-        {**namespace, "metadata": {"name": "monitoring", "labels": label}}, PLAIN_DIR
+    return problems + scrape_problems(
+        resources,
+        {
+            "services:9080": (services, SERVICES_PORT),
+            "restate:5122": (restate, NODE_PORT),
+            "controller:9091": (controller, CONTROLLER_PORT),
+        },
+        closed={"restate:9070": (restate, ADMIN_PORT)},
     )
-    tree = [*resources, monitoring]
-    scraper, neighbour = Endpoint("monitoring", label), Endpoint("monitoring", {})
-    expected = {
-        "scraper -> services:9080": ((scraper, services, SERVICES_PORT), True),
-        "scraper -> restate:5122": ((scraper, restate, NODE_PORT), True),
-        "scraper -> restate:9070": ((scraper, restate, ADMIN_PORT), False),
-        "unlabelled pod -> restate:5122": ((neighbour, restate, NODE_PORT), False),
-        "unlabelled pod -> services:9080": ((neighbour, services, SERVICES_PORT), False),
-        "scraper -> controller:9091": ((scraper, controller, CONTROLLER_PORT), True),
-        "unlabelled pod -> controller:9091": ((neighbour, controller, CONTROLLER_PORT), False),
-    }
-    return [
-        f"{what} is {'allowed' if allowed else 'blocked'}"
-        for what, (call, want) in expected.items()
-        if (allowed := traffic_allowed(tree, *call)) != want
-    ]
 
 
 CHECKS: dict[str, Check] = {

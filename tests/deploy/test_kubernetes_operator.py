@@ -16,8 +16,12 @@ import pytest
 
 from provider.config import ConfigError, load_settings
 from tests.deploy.manifests import (
+    CONTROLLER_PORT,
     DEPLOY_DIR,
     PLACEHOLDER,
+    SCRAPER,
+    SCRAPER_NAMESPACE_LABELS,
+    SCRAPER_NEIGHBOUR,
     Endpoint,
     Manifest,
     Resource,
@@ -35,6 +39,7 @@ from tests.deploy.manifests import (
     pod_endpoint,
     pod_template,
     reference_problems,
+    scrape_problems,
     secret_manifest_problems,
     templates_in,
     traffic_allowed,
@@ -501,7 +506,8 @@ def _admits(peers: list[Manifest], namespace_labels: Mapping[str, str], pod: End
 def network_problems(resources: Resources) -> list[str]:
     """`landlord` denies by default; Restate's pods (namespace `restate`, label set by the
     operator) reach the services; labelled clients are Restate's only admitted callers, and the
-    controller is one of them (both its egress here and the cluster's networkPeers)."""
+    controller is one of them (both its egress here and the cluster's networkPeers); a labelled
+    Prometheus scrapes the services, the controller and Restate's node port, and nothing else."""
     cluster = find(resources, "RestateCluster", "restate")
     services = pod_endpoint(find(resources, "RestateDeployment", "landlord-services"))
     register = pod_endpoint(find(resources, "Deployment", "landlord-controller"))
@@ -530,7 +536,19 @@ def network_problems(resources: Resources) -> list[str]:
             problems.append(f"the controller may not leave for Restate's {port}")
         if not _admits(peers.get(port_name) or [], namespace_labels, register):
             problems.append(f"networkPeers.{port_name} does not admit the controller")
-    return problems
+        if _admits(peers.get(port_name) or [], SCRAPER_NAMESPACE_LABELS, SCRAPER):
+            problems.append(f"networkPeers.{port_name} admits the metrics scraper")
+    if not _admits(peers.get("node") or [], SCRAPER_NAMESPACE_LABELS, SCRAPER):
+        problems.append("networkPeers.node does not admit the metrics scraper (Restate's /metrics)")
+    if _admits(peers.get("node") or [], SCRAPER_NAMESPACE_LABELS, SCRAPER_NEIGHBOUR):
+        problems.append("networkPeers.node admits an unlabelled pod")
+    return problems + scrape_problems(
+        resources,
+        {
+            "services:9080": (services, OPERATOR_REGISTERS_PORT),
+            "controller:9091": (register, CONTROLLER_PORT),
+        },
+    )
 
 
 CHECKS: dict[str, Callable[[Resources], list[str]]] = {
@@ -740,6 +758,22 @@ CONSISTENCY_BREAKAGES: dict[str, tuple[str, Callable[[Resources], object]]] = {
             .body["spec"]["ingress"][0]["from"][0]
             .pop("namespaceSelector")
         ),
+    ),
+    "no scrape of the services": (
+        "network",
+        lambda rs: rs.remove(find(rs, "NetworkPolicy", "services-metrics-from-prometheus")),
+    ),
+    "no scrape of the controller": (
+        "network",
+        lambda rs: rs.remove(find(rs, "NetworkPolicy", "controller-metrics-from-prometheus")),
+    ),
+    "no scrape of Restate's node port": (
+        "network",
+        lambda rs: _cluster(rs)["spec"]["security"]["networkPeers"].pop("node"),
+    ),
+    "node port open to every pod of a labelled namespace": (
+        "network",
+        lambda rs: _cluster(rs)["spec"]["security"]["networkPeers"]["node"][0].pop("podSelector"),
     ),
     "admin open to every pod of labelled namespaces": (
         "network",

@@ -211,15 +211,29 @@ def test_scrape_targets_are_where_the_recipes_serve() -> None:
     assert all(int(a.rpartition(":")[2]) == container_ports(restate)["node"] for a in advertised)
 
 
-@pytest.mark.parametrize(
-    ("kind", "name", "port"),
-    [("Deployment", "landlord-services", "h2c"), ("StatefulSet", "restate", "node")],
-)
+KUBERNETES_RECIPES = {
+    "plain": DEPLOY_DIR / "kubernetes" / "plain",
+    "operator": DEPLOY_DIR / "kubernetes" / "operator",
+    "cloud": DEPLOY_DIR / "cloud",
+}
+SCRAPED_PODS = [
+    ("plain", "Deployment", "landlord-services", "h2c"),
+    ("plain", "StatefulSet", "restate", "node"),
+    ("plain", "Deployment", "landlord-controller", "http"),
+    ("operator", "RestateDeployment", "landlord-services", "h2c"),
+    ("operator", "Deployment", "landlord-controller", "http"),
+    ("cloud", "Deployment", "landlord-services", "h2c"),
+    ("cloud", "Deployment", "landlord-controller", "http"),
+]
+
+
+@pytest.mark.parametrize(("recipe", "kind", "name", "port"), SCRAPED_PODS)
 def test_kubernetes_scrape_annotations_name_the_metrics_port(
-    kind: str, name: str, port: str
+    recipe: str, kind: str, name: str, port: str
 ) -> None:
-    """The prometheus.io annotations of the plain recipe's pods point at a port they serve."""
-    workload = find(load_kustomization(DEPLOY_DIR / "kubernetes" / "plain"), kind, name)
+    """The prometheus.io annotations of every Kubernetes recipe's pods point at the port they
+    serve /metrics on (the operator's Restate pods are the operator's to annotate)."""
+    workload = find(load_kustomization(KUBERNETES_RECIPES[recipe]), kind, name)
     annotations = pod_template(workload)["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/path"] == "/metrics"
