@@ -55,6 +55,7 @@ __all__ = [
     "REJECTED_CODE",
     "REQUEST_TOO_LARGE_CODE",
     "RETRY_POLICY_HEADER",
+    "STARTED_AT_HEADER",
     "STATE_MACHINE_BRANCH_SERVICE",
     "STATE_MACHINE_HANDLER",
     "STATE_MACHINE_SERVICE",
@@ -134,6 +135,9 @@ LOCK_QUEUE_KEY = "queue"
 INPUT_DIGEST_HEADER = "x-landlord-input-sha256"
 """Sent with every start: the digest of the input the caller gave, so a retried start is
 compared with what was sent."""
+STARTED_AT_HEADER = "x-landlord-started-at"
+"""Sent with every start: when the control plane started it (ISO 8601, UTC), so that a
+retried start answers with the first one's time and a new start reads nothing back."""
 TIMEOUT_HEADER = "x-landlord-timeout"
 """Sent with every start: the workflow spec's timeout (a duration). A workflow that keeps its
 own deadline ends itself by then; the watchdog cancels it shortly after."""

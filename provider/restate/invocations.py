@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,21 +125,38 @@ class Invocations:
     async def row(self, invocation_id: str, *, wait: bool = False) -> dict[str, Any] | None:
         """One invocation's stored row (without the invoker's attempts: a running one shows as
         `ready`); with `wait`, give a just-sent one time to show."""
-        deadline = time.monotonic() + (VISIBLE_WITHIN if wait else 0)
-        while True:
-            rows = await self.rows([invocation_id], attempts=False)
-            if rows or time.monotonic() >= deadline:
-                return rows.get(invocation_id)
-            await asyncio.sleep(0.02)
+        rows = await self.rows(
+            [invocation_id], attempts=False, expected=(invocation_id,) if wait else ()
+        )
+        return rows.get(invocation_id)
 
     async def rows(
-        self, invocation_ids: Sequence[str], *, attempts: bool = True
+        self,
+        invocation_ids: Sequence[str],
+        *,
+        attempts: bool = True,
+        expected: Collection[str] = (),
     ) -> dict[str, dict[str, Any]]:
         """The rows of these invocations by id, as `sys_invocation` shows them, unknown ids left
-        out. Read from the stored half of that view (`sys_invocation_status`), and from the
-        invoker's half (`sys_invocation_state`) only for those it may be running: the view's
-        join costs Restate several times the CPU of reading the stored half alone. One query per
-        `BATCH_SIZE` ids, plus one when any may be running (and `attempts` are wanted)."""
+        out; those `expected` (just sent) are read again until they show or `VISIBLE_WITHIN`
+        passes."""
+        found = await self._rows(invocation_ids, attempts=attempts)
+        awaited = [i for i in expected if i not in found]
+        deadline = time.monotonic() + VISIBLE_WITHIN
+        while awaited and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            found.update(await self._rows(awaited, attempts=attempts))
+            awaited = [i for i in awaited if i not in found]
+        return found
+
+    async def _rows(
+        self, invocation_ids: Sequence[str], *, attempts: bool
+    ) -> dict[str, dict[str, Any]]:
+        """The rows of these invocations, read once: from the stored half of the view
+        (`sys_invocation_status`), and from the invoker's half (`sys_invocation_state`) only for
+        those it may be running: the view's join costs Restate several times the CPU of reading
+        the stored half alone. One query per `BATCH_SIZE` ids, plus one when any may be running
+        (and `attempts` are wanted)."""
         found: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(list(dict.fromkeys(invocation_ids))):
             stored = await self.admin.query(

@@ -8,11 +8,14 @@ kill ([409]), timed_out for a workflow that ended on its deadline ([408]), else 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from services.contract import (
     CANCELLED_CODE,
+    STARTED_AT_HEADER,
     STATE_MACHINE_SERVICE,
     TIMED_OUT_CODE,
     parse_failure,
@@ -21,7 +24,7 @@ from services.contract import (
 
 from ..models import ExecutionError, ExecutionState
 
-__all__ = ["completion_error", "parse_time", "state_of"]
+__all__ = ["completion_error", "parse_time", "started_at", "state_of"]
 
 _LIVE = {
     "pending": (ExecutionState.PENDING, "pending"),
@@ -40,6 +43,16 @@ def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def started_at(headers: Mapping[str, str], row: Mapping[str, Any]) -> datetime | None:
+    """When the execution was started, as its first start answered: the time the control plane
+    sent with it, else (one started by hand through the ingress) when Restate created it."""
+    with contextlib.suppress(ValueError):
+        sent = datetime.fromisoformat(headers.get(STARTED_AT_HEADER, ""))
+        if sent.tzinfo is not None:
+            return sent
+    return parse_time(row.get("created_at"))
 
 
 def completion_error(row: dict[str, Any]) -> ExecutionError | None:

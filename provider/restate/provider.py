@@ -31,6 +31,7 @@ from services.contract import (
     DEADLINE_SERVICE,
     INPUT_DIGEST_HEADER,
     RETRY_POLICY_HEADER,
+    STARTED_AT_HEADER,
     TENANT_WORKFLOW_ID,
     TIMEOUT_HEADER,
     MachineRun,
@@ -72,7 +73,7 @@ from .input_schema import InputSchema
 from .input_secrets import InputSecrets
 from .invocations import Invocations
 from .key_ids import key_ids_in_flight
-from .mapping import parse_time, state_of
+from .mapping import parse_time, started_at, state_of
 from .memory import Bounded
 from .names import check_invocation_id, is_invocation_id, service_name_for
 from .progress import LiveProgress
@@ -339,7 +340,9 @@ class RestateProvider:
     async def start_execution(self, workflow_id: str, input: ExecutionInput) -> ExecutionResult:
         """Start the workflow keyed by the execution name; the same name and input give the
         same execution, a different input is a conflict. Input the handler would refuse is
-        refused here, before anything is started; its secrets are sealed before it is sent."""
+        refused here, before anything is started; its secrets are sealed before it is sent.
+        The start time travels with it (`STARTED_AT_HEADER`): a new execution is answered
+        without reading anything back."""
         sealed = self.secrets.seal(input.input, execution=input.execution_name)
         spec, definition, service = await self._spec_of(workflow_id)
         body = await self._checked_body(definition, service, sealed)
@@ -347,6 +350,7 @@ class RestateProvider:
         key = input.execution_name
         if definition.machine is not None:
             key = machine_key(workflow_id, key)
+        started = utcnow()
         try:
             sent = await self.ingress.send(
                 workflow_id,
@@ -354,11 +358,16 @@ class RestateProvider:
                 key,
                 definition.handler,
                 body,
-                headers={INPUT_DIGEST_HEADER: digest, **self._policy_headers(spec, definition)},
+                headers={
+                    INPUT_DIGEST_HEADER: digest,
+                    STARTED_AT_HEADER: started.isoformat(),
+                    **self._policy_headers(spec, definition),
+                },
             )
         except WorkflowNotFoundError:  # deleted by another process since the spec was read
             self._specs.pop(workflow_id)
             raise
+        state = ExecutionState.PENDING
         if sent.previously_accepted:
             journal = await self.invocations.journal(sent.invocation_id)
             original, headers = journal.payload, journal.headers
@@ -371,15 +380,18 @@ class RestateProvider:
                 raise ExecutionConflictError(
                     workflow_id, input.execution_name, execution_id=sent.invocation_id
                 )
+            row = await self.invocations.row(sent.invocation_id, wait=True) or {}
+            state = state_of(row)[0] if row else state  # as it is now; started when first sent
+            started = started_at(headers, row) or started
+        else:
+            self.statuses.sent(sent.invocation_id)
         await self._arm_deadline(sent.invocation_id, self._deadline(spec, definition))
-        row = await self.invocations.row(sent.invocation_id, wait=True)
-        state = state_of(row)[0] if row else ExecutionState.PENDING
         return ExecutionResult(
             execution_id=sent.invocation_id,
             workflow_id=workflow_id,
             provider_type=self.name,
             state=state,
-            started_at=parse_time(row.get("created_at")) if row else utcnow(),
+            started_at=started,
             message="already started" if sent.previously_accepted else "started",
         )
 

@@ -11,6 +11,7 @@ from the ingress, once.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from sealing import mask_secrets
 from services.contract import STATE_MACHINE_SERVICE, TIMED_OUT_CODE, split_machine_key
 
 from ..models import ExecutionError, ExecutionState, ExecutionStatus
+from .admin import VISIBLE_WITHIN
 from .ingress import IngressApi
 from .invocations import Invocations, JournalRead
 from .mapping import completion_error, parse_time, state_of
@@ -31,6 +33,8 @@ __all__ = ["Statuses", "summary"]
 
 _OUTPUTS_AT_ONCE = 16
 """Output reads in flight when many executions finished since the last poll."""
+_SENT_REMEMBERED = 4096
+"""Executions this provider just started, whose rows a status waits for (the newest kept)."""
 
 WorkflowsOf = Callable[[set[str]], Awaitable[dict[str, str]]]
 """The landlord workflow id of each Restate service named (looked up when not known yet)."""
@@ -111,6 +115,12 @@ class Statuses:
         self._provider_type = provider_type
         self._finished: Bounded[str, ExecutionStatus] = Bounded(capacity)
         self._running: Bounded[str, _Seen] = Bounded(capacity)
+        self._sent: Bounded[str, float] = Bounded(_SENT_REMEMBERED)
+
+    def sent(self, execution_id: str) -> None:
+        """Note an execution just started here: until its row shows, a status waits for it
+        (up to `VISIBLE_WITHIN`) rather than call it unknown."""
+        self._sent.put(execution_id, time.monotonic() + VISIBLE_WITHIN)
 
     def finished(self, execution_id: str) -> bool:
         """Whether the execution is remembered as ended (nothing can change it any more)."""
@@ -122,7 +132,11 @@ class Statuses:
         asked = [i for i in execution_ids if i not in known]
         if not asked:
             return known
-        rows = await self.invocations.rows(asked)
+        now = time.monotonic()
+        expected = [i for i in asked if (self._sent.get(i) or now) > now]
+        rows = await self.invocations.rows(asked, expected=expected)
+        for execution_id in rows.keys() & set(expected):
+            self._sent.pop(execution_id)
         read = await self.of_rows(list(rows.values()))
         return {**known, **{status.execution_id: status for status in read}}
 

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from services.contract import (
     INPUT_DIGEST_HEADER,
     LOCK_SERVICE,
     RETRY_POLICY_HEADER,
+    STARTED_AT_HEADER,
     TIMEOUT_HEADER,
 )
 from tests.servers import AsgiProcess
@@ -756,6 +757,10 @@ async def test_policy_travels_in_headers_and_the_input_is_sent_as_given(
     given: dict[str, JsonValue] = {"headers": True, "tenant_id": "acme"}
     passed = await _terminal(provider, await _start(provider, POLICY, given))
     assert passed.input == given
+    assert isinstance(passed.output, dict)
+    sent_at = datetime.fromisoformat(str(passed.output.pop(STARTED_AT_HEADER)))
+    assert passed.start_time is not None
+    assert abs(sent_at - passed.start_time) < timedelta(seconds=5)
     assert passed.output == {
         INPUT_DIGEST_HEADER: hashlib.sha256(
             json.dumps(given, sort_keys=True, separators=(",", ":")).encode()
@@ -766,7 +771,7 @@ async def test_policy_travels_in_headers_and_the_input_is_sent_as_given(
     plain = await _terminal(provider, await _start(provider, MAIN, given))
     assert plain.input == given
     assert isinstance(plain.output, dict)
-    assert set(plain.output) == {INPUT_DIGEST_HEADER}
+    assert set(plain.output) == {INPUT_DIGEST_HEADER, STARTED_AT_HEADER}
     listed = await _terminal(provider, await _start(provider, POLICY, ["a", 1]))
     assert listed.input == listed.output == ["a", 1]
 
@@ -1201,6 +1206,86 @@ async def test_list_executions_reads_like_the_batch(provider: RestateProvider) -
     for execution_id in ids:
         assert listed[execution_id] == await provider.get_execution_status(execution_id)
         assert listed[execution_id].output is not None
+
+
+class _LaggingTransport(httpx.AsyncBaseTransport):
+    """The provider's admin transport, answering the first `lag` row reads with no rows: a
+    read that has not caught up with a start yet."""
+
+    def __init__(self, lag: int) -> None:
+        self.inner = httpx.AsyncHTTPTransport(trust_env=False)
+        self.lag = lag
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if self.lag > 0 and b"FROM sys_invocation_status" in request.content:
+            self.lag -= 1
+            await response.aread()
+            await response.aclose()
+            return httpx.Response(200, json={"rows": []}, request=request)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_new_start_reads_nothing_back(stack: Stack) -> None:
+    """With the spec known, a new start sends no query; a retried start answers with the
+    first one's start time and the state the execution is in now."""
+    counting = _CountingTransport()
+    starter = RestateProvider(stack.settings(), admin_transport=counting)
+    try:
+        warm = ExecutionInput(execution_name=_name("warm"), input={"n": 0})
+        await starter.start_execution(MAIN, warm)  # reads the spec and the input schema
+        counting.queries = 0
+        run = ExecutionInput(execution_name=_name(), input={"n": 1})
+        first = await starter.start_execution(MAIN, run)
+        assert counting.queries == 0
+        assert (first.state, first.message) == (ExecutionState.PENDING, "started")
+        ended = await starter.wait_for_execution(first.execution_id, timeout=timedelta(seconds=20))
+        assert ended.state is ExecutionState.SUCCEEDED
+        again = await starter.start_execution(MAIN, run)
+        assert (again.execution_id, again.started_at) == (first.execution_id, first.started_at)
+        assert (again.state, again.message) == (ExecutionState.SUCCEEDED, "already started")
+        assert ended.start_time is not None
+        assert abs(ended.start_time - first.started_at) < timedelta(seconds=5)
+    finally:
+        await starter.aclose()
+
+
+async def test_a_start_by_hand_answers_with_restates_start_time(
+    provider: RestateProvider, ingress: httpx.AsyncClient
+) -> None:
+    """An execution started through the ingress, without the control plane's start time:
+    starting it again through the provider answers with Restate's `created_at`."""
+    name, payload = _name("by-hand"), {"n": 2}
+    response = await ingress.post(f"/restate/send/StatesMain/{name}/run", json=payload)
+    assert response.status_code == 202, response.text
+    again = await provider.start_execution(MAIN, ExecutionInput(execution_name=name, input=payload))
+    assert again.execution_id == response.json()["invocationId"]
+    row = await _row(provider, again.execution_id)
+    assert again.started_at == parse_time(row["created_at"])
+
+
+async def test_a_status_right_after_a_start_waits_for_its_row(stack: Stack) -> None:
+    """A status asked before the server's reads show a new execution waits for its row when
+    this provider started it; for an id it did not start, the same lag is not found."""
+    lagging = _LaggingTransport(0)
+    starter = RestateProvider(stack.settings(), admin_transport=lagging)
+    other = RestateProvider(stack.settings(), admin_transport=_LaggingTransport(3))
+    try:
+        started = await starter.start_execution(
+            MAIN, ExecutionInput(execution_name=_name(), input={"n": 3})
+        )
+        lagging.lag = 3
+        status = await starter.get_execution_status(started.execution_id)
+        assert status.execution_id == started.execution_id
+        assert lagging.lag == 0
+        with pytest.raises(ExecutionNotFoundError):
+            await other.get_execution_status(started.execution_id)
+    finally:
+        await starter.aclose()
+        await other.aclose()
 
 
 async def test_starts_reuse_the_stored_spec_and_share_a_read(stack: Stack) -> None:

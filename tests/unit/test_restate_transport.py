@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -70,3 +71,36 @@ async def test_the_restate_client_uses_it(server: str) -> None:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK) == 1
     finally:
         await http.aclose()
+
+
+async def test_an_idle_connection_is_reused_until_the_server_closes_it() -> None:
+    """The pool asks each idle connection whether it is readable before placing a request:
+    a healthy one is not and is reused; one the server closed is, and is replaced."""
+    opened = 0
+
+    async def answer_twice(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal opened
+        opened += 1
+        for _ in range(2):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    listening = await asyncio.start_server(answer_twice, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}"
+    try:
+        async with httpx.AsyncClient(transport=restate_transport(), base_url=url) as client:
+            first = await client.get("/")
+            stream = first.extensions["network_stream"]
+            assert stream.get_extra_info("is_readable") is False
+            assert (await client.get("/")).text == "ok"
+            assert opened == 1
+            deadline = time.monotonic() + 5
+            while not stream.get_extra_info("is_readable"):  # the server closes after two
+                assert time.monotonic() < deadline, "the closed connection never read as such"
+                await asyncio.sleep(0.01)
+            assert (await client.get("/")).text == "ok"
+            assert opened == 2
+    finally:
+        listening.close()
