@@ -47,6 +47,7 @@ _ATTEMPT_COLUMNS = (
 _WITH_ATTEMPTS = {"invoked", "paused"}
 """Stored statuses whose row also shows the invoker's attempts (retries, last failure)."""
 _SHOWN = {"inboxed": "pending"}
+_OUTPUT_ENTRY = "Command: Output"
 """`sys_invocation`'s name for a stored status, where it differs."""
 
 
@@ -98,13 +99,16 @@ def _payload(raw: bytes) -> JsonValue:
 @dataclass
 class JournalRead:
     """What a read of an invocation's journal from some index on found: the input (payload and
-    headers, when the read began at entry 0), the commands as history, and the index the next
-    read starts at."""
+    headers, when the read began at entry 0), the commands as history, the index the next
+    read starts at, and the output once it succeeded."""
 
     payload: JsonValue
     headers: dict[str, str]
     events: list[ExecutionEvent]
     until: int
+    output: JsonValue = None
+    has_output: bool = False
+    """Whether the read met the journal's successful Output command (`output` is its value)."""
 
 
 def _in_list(ids: Iterable[str]) -> str:
@@ -205,7 +209,8 @@ class Invocations:
         )
 
     async def journal(self, invocation_id: str) -> JournalRead:
-        """The input (payload and headers) and the journal's commands as history."""
+        """The input (payload and headers), the journal's commands as history, and the output
+        once it succeeded."""
         return (await self.journals({invocation_id: 0})).get(
             invocation_id, JournalRead(None, {}, [], 0)
         )
@@ -217,8 +222,9 @@ class Invocations:
         ids = list(since)
         for chunk in _chunks(ids):
             rows = await self.admin.query(
-                "SELECT id, index, entry_type, name, appended_at, "
-                "CASE WHEN index = 0 THEN entry_json END AS input_json FROM sys_journal "
+                "SELECT id, index, entry_type, name, appended_at, CASE WHEN index = 0 OR "
+                f"entry_type = '{_OUTPUT_ENTRY}' THEN entry_json END AS entry_json "
+                "FROM sys_journal "
                 f"WHERE id IN ({_in_list(chunk)}) AND index >= {min(since[i] for i in chunk)} "
                 "ORDER BY id, index"
             )
@@ -228,11 +234,17 @@ class Invocations:
                 if index < start:
                     continue
                 read = reads.setdefault(invocation_id, JournalRead(None, {}, [], start))
-                if row.get("input_json"):
-                    entry = json.loads(row["input_json"])["Command"]["Input"]
-                    raw = entry["payload"]
+                command = json.loads(row["entry_json"])["Command"] if row.get("entry_json") else {}
+                if "Input" in command:
+                    raw = command["Input"]["payload"]
                     read.payload = _payload(bytes(raw)) if raw else None
-                    read.headers.update((h["name"], h["value"]) for h in entry.get("headers", []))
+                    read.headers.update(
+                        (h["name"], h["value"]) for h in command["Input"].get("headers", [])
+                    )
+                success = command.get("Output", {}).get("result", {}).get("Success")
+                if success is not None:
+                    read.output = _payload(bytes(success)) if success else None
+                    read.has_output = True
                 if str(row.get("entry_type", "")).startswith("Command"):
                     read.events.append(
                         ExecutionEvent(

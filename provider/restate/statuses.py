@@ -4,8 +4,9 @@ A finished execution never changes: its status is read once and then remembered.
 one's journal only grows and its progress changes only with it, so a poll reads its row, and
 the journal's new entries and the progress only when the row's `journal_size` moved. Every
 read is SQL over the admin API (nothing starts an invocation) and batched: polling a thousand
-executions costs a few queries, not a few thousand. Only a succeeded execution's output comes
-from the ingress, once.
+executions costs a few queries, not a few thousand. A succeeded execution's output is its
+journal's Output command, read with the rest; only once the journal is no longer kept does it
+come from the ingress.
 """
 
 from __future__ import annotations
@@ -147,15 +148,15 @@ class Statuses:
         changed = [row for row in fresh if self._changed(row)]
         since = {str(row["id"]): self._seen_until(row) for row in changed}
         ended = [row for row in fresh if _ended(row)]
-        journals, progress, deadlines, outputs, workflows = await asyncio.gather(
+        journals, progress, deadlines, workflows = await asyncio.gather(
             self.invocations.journals(since) if since else _nothing(),
             self.progress.of(changed) if changed else _nothing(),
             self.invocations.deadlines_fired(ended),
-            self._outputs(ended),
             self._workflows_of(
                 {str(row.get("target_service_name")) for row in fresh if not _is_machine(row)}
             ),
         )
+        outputs = await self._outputs(ended, journals)
         statuses = []
         for row in rows:
             invocation_id = str(row["id"])
@@ -232,9 +233,15 @@ class Statuses:
         self._running.put(invocation_id, updated)
         return updated
 
-    async def _outputs(self, ended: Iterable[dict[str, Any]]) -> dict[str, JsonValue]:
-        """The output of each succeeded execution among `ended`, from the ingress."""
+    async def _outputs(
+        self, ended: Iterable[dict[str, Any]], journals: dict[str, JournalRead]
+    ) -> dict[str, JsonValue]:
+        """The output of each succeeded execution among `ended`: from the journal just read,
+        else (its journal no longer kept) from the ingress."""
         succeeded = [str(row["id"]) for row in ended if row.get("completion_result") == "success"]
+        found = {
+            i: journals[i].output for i in succeeded if i in journals and journals[i].has_output
+        }
         limit = asyncio.Semaphore(_OUTPUTS_AT_ONCE)
 
         async def output(invocation_id: str) -> tuple[str, JsonValue]:
@@ -243,7 +250,8 @@ class Statuses:
             value: JsonValue = response.json() if response.is_success and response.content else None
             return invocation_id, value
 
-        return dict(await asyncio.gather(*(output(i) for i in succeeded)))
+        fetched = await asyncio.gather(*(output(i) for i in succeeded if i not in found))
+        return {**found, **dict(fetched)}
 
 
 def _ended(row: dict[str, Any]) -> bool:

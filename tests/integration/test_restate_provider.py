@@ -1194,6 +1194,47 @@ async def test_a_finished_status_is_read_once(stack: Stack, provider: RestatePro
         await reader.aclose()
 
 
+class _OutputCounting(httpx.AsyncBaseTransport):
+    """The provider's ingress transport, counting requests for an invocation's output."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport(trust_env=False)
+        self.outputs = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.outputs += request.url.path.endswith("/output")
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_an_output_is_read_with_the_journal_or_else_from_the_ingress(
+    stack: Stack, provider: RestateProvider, admin: httpx.AsyncClient
+) -> None:
+    """A succeeded execution's output comes with its journal, asking the ingress nothing;
+    for a service that keeps no journal once an execution ends, from the ingress."""
+    counting = _OutputCounting()
+    reader = RestateProvider(stack.settings(), ingress_transport=counting)
+    unjournaled = _spec("states-unjournaled", "StatesSpare8")
+    await provider.create_workflow(unjournaled)
+    kept = await admin.patch("/services/StatesSpare8", json={"journal_retention": "0s"})
+    assert kept.status_code == 200, kept.text
+    try:
+        journaled = await _start(provider, MAIN, {"n": 5})
+        status = await reader.wait_for_execution(journaled, timeout=timedelta(seconds=20))
+        assert (status.state, status.output) == (ExecutionState.SUCCEEDED, {"n": 5})
+        assert [event.type for event in status.history][-1] == "Output"
+        assert counting.outputs == 0
+        bare = await _start(provider, unjournaled.workflow_id, {"n": 6})
+        status = await reader.wait_for_execution(bare, timeout=timedelta(seconds=20))
+        assert (status.state, status.output) == (ExecutionState.SUCCEEDED, {"n": 6})
+        assert status.history == []
+        assert counting.outputs == 1
+    finally:
+        await reader.aclose()
+
+
 async def test_list_executions_reads_like_the_batch(provider: RestateProvider) -> None:
     """`list_executions` gives each execution's status as `get_execution_status` does."""
     spec = _spec("states-listed", "StatesSpare6")

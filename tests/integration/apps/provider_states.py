@@ -22,7 +22,7 @@ from pydantic import JsonValue
 
 from services.workflows import execution_deadline, workflow_definitions
 
-SPARES = 8
+SPARES = 9
 SUSPEND_AFTER = timedelta(milliseconds=200)
 """How soon an invocation waiting on a timer is suspended (Restate's default is 1 min)."""
 
