@@ -4,7 +4,9 @@ Why: the tenant workflow should cost little more than Restate itself, and a long
 services process should not grow. This starts its own restate-server (temporary data, 1
 partition, free ports) and two deployments, each its own hypercorn process with the production
 settings: the product's services app (`landlord-restate serve`) and bare-5
-(`bench/bare_app.py`: 5 no-op steps + 5 state writes, not a replica of the tenant workflow).
+(`bench/bare_app.py`: 5 no-op steps + 5 state writes, not a replica of the tenant workflow;
+beside it `keyed`, bare-5 after one call to a no-op handler of an object keyed by the tenant,
+the least that holding a tenant through a Restate object costs).
 Both are registered through `RestateProvider.create_workflow`. It provisions N tenants (mock
 compute) per workload at a fixed concurrency, both through the same blocking ingress call
 (`/restate/call/{Workflow}/{tenant}/run`) with the same client, bare and real rounds
@@ -43,7 +45,7 @@ from typing import Any, TextIO
 import httpx
 
 from bench import harness
-from bench.bare_app import BARE_SERVICE
+from bench.bare_app import BARE_KEYED_SERVICE, BARE_SERVICE, BARE_TENANT_SERVICE
 from provider import WorkflowSpec
 from provider.config import RestateSettings
 from provider.restate import tenant_workflow_spec
@@ -56,8 +58,12 @@ RSS_FIRST, RSS_LAST = 1000, 10_000
 RSS_TOLERANCE = 0.10
 CALL_TIMEOUT_SECONDS = 120.0
 SETTLE_SECONDS = 30.0
-WORKFLOWS = {"bare": BARE_SERVICE, "real": TENANT_SERVICE}
-SERVICES = {"bare": [BARE_SERVICE], "real": [TENANT_SERVICE, LOCK_SERVICE]}
+WORKFLOWS = {"bare": BARE_SERVICE, "keyed": BARE_KEYED_SERVICE, "real": TENANT_SERVICE}
+SERVICES = {
+    "bare": [BARE_SERVICE],
+    "keyed": [BARE_KEYED_SERVICE, BARE_TENANT_SERVICE],
+    "real": [TENANT_SERVICE, LOCK_SERVICE],
+}
 """The services whose invocations one provision of each workload causes."""
 ARMS = {**WORKFLOWS, "clear": TENANT_SERVICE, "sealed": TENANT_SERVICE}
 """Every workload and its workflow: `clear` and `sealed` are `real` with secrets."""
@@ -247,7 +253,7 @@ async def measure(stack: harness.Stack, args: argparse.Namespace) -> Measured:
             harness.Arm(
                 name,
                 provision_call(client, ingress, name, keyring=keyring),
-                stack.pids("bare" if name == "bare" else "real"),
+                stack.pids("bare" if name in ("bare", "keyed") else "real"),
             )
             for name in ARMS
         ]
@@ -346,6 +352,10 @@ def report(measured: Measured, args: argparse.Namespace) -> dict[str, Any]:
             for n, rss in (measured.rss.checkpoints if measured.rss else [])
         ],
         "ratio": harness.ratio(totals["real"].throughput, totals["bare"].throughput),
+        "keyed": {
+            "vs_bare": harness.ratio(totals["keyed"].throughput, totals["bare"].throughput),
+            "real_vs_keyed": harness.ratio(totals["real"].throughput, totals["keyed"].throughput),
+        },
         "encryption": encryption(totals),
         "goals": goals(totals, measured, args),
         "errors": sum(len(phase.errors) for phase in [*measured.phases, *rss_phases]),
@@ -358,7 +368,8 @@ def print_table(results: dict[str, Any], out: TextIO) -> None:
     print(
         f"provision benchmark: {settings['tenants']} tenants x {settings['rounds']} rounds per "
         f"workload, concurrency {settings['concurrency']}, {settings['partitions']} partition "
-        "(bare = bare-5: 5 no-op steps + 5 state writes; real = our services, mock compute)",
+        "(bare = bare-5: 5 no-op steps + 5 state writes; keyed = bare-5 after one object call; "
+        "real = our services, mock compute)",
         file=out,
     )
     harness.summary_table([*results["phases"], *results["rss_phases"]], COLUMNS, out)
@@ -387,6 +398,13 @@ def print_table(results: dict[str, Any], out: TextIO) -> None:
             f"services RSS after {point['provisions']:,} provisions: {point['rss_mib']} MiB",
             file=out,
         )
+    keyed = results["keyed"]
+    print(
+        f"holding the tenant through a Restate object, at the least (keyed = bare-5 after one "
+        f"call to a no-op object handler keyed by the tenant): keyed {keyed['vs_bare']:.2f}x "
+        f"of bare-5; real {keyed['real_vs_keyed']:.2f}x of keyed",
+        file=out,
+    )
     cost = results["encryption"]
     print(
         f"encryption per provision ({cost['secrets']} env secrets, sealed vs clear): "
