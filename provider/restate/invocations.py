@@ -47,8 +47,9 @@ _ATTEMPT_COLUMNS = (
 _WITH_ATTEMPTS = {"invoked", "paused"}
 """Stored statuses whose row also shows the invoker's attempts (retries, last failure)."""
 _SHOWN = {"inboxed": "pending"}
-_OUTPUT_ENTRY = "Command: Output"
 """`sys_invocation`'s name for a stored status, where it differs."""
+_OUTPUT_ENTRY = "Command: Output"
+"""The journal entry that holds a finished invocation's result."""
 
 
 def _as_shown(row: dict[str, Any], attempt: dict[str, Any] | None) -> dict[str, Any]:
