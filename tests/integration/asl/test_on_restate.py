@@ -239,16 +239,42 @@ async def test_the_definition_is_bound_at_start(provider: RestateProvider) -> No
     assert all(s.workflow_id == workflow_id for s in listed)
 
 
-async def test_stop_cancels_a_waiting_machine(provider: RestateProvider) -> None:
+async def _waiting_machine(provider: RestateProvider) -> str:
+    """Start a machine that waits an hour on input {"a": 1}: its execution id."""
     workflow_id = f"asl-stop-{uuid.uuid4().hex[:6]}"
     machine = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}}
     await provider.create_workflow(_spec(workflow_id, machine))
     started = await provider.start_execution(
         workflow_id, ExecutionInput(execution_name="s", input={"a": 1})
     )
-    await provider.stop_execution(started.execution_id, "test")
-    await provider.stop_execution(started.execution_id, "again")
-    status = await provider.wait_for_execution(started.execution_id, timeout=WAIT)
+    return started.execution_id
+
+
+async def _until_entered(provider: RestateProvider, execution_id: str, event: str) -> None:
+    """Poll the execution's status until its history ends with `event`, within `WAIT`."""
+    deadline = asyncio.get_running_loop().time() + WAIT.total_seconds()
+    while True:
+        status = await provider.get_execution_status(execution_id)
+        if status.history and status.history[-1].type == event:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"never saw {event}: {status}"
+        await asyncio.sleep(0.05)
+
+
+async def test_stop_cancels_a_machine_stopped_at_once(provider: RestateProvider) -> None:
+    execution_id = await _waiting_machine(provider)
+    await provider.stop_execution(execution_id, "test")
+    status = await provider.wait_for_execution(execution_id, timeout=WAIT)
+    assert status.state is ExecutionState.CANCELLED
+    assert status.input == {"a": 1}
+
+
+async def test_stop_cancels_a_waiting_machine(provider: RestateProvider) -> None:
+    execution_id = await _waiting_machine(provider)
+    await _until_entered(provider, execution_id, "WaitStateEntered")
+    await provider.stop_execution(execution_id, "test")
+    await provider.stop_execution(execution_id, "again")
+    status = await provider.wait_for_execution(execution_id, timeout=WAIT)
     assert status.state is ExecutionState.CANCELLED
     assert status.input == {"a": 1}
     assert status.history[0].type == "ExecutionStarted"
