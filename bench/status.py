@@ -11,7 +11,8 @@ input; `Hold`, which stays in flight; the tenant workflow), and measures against
    (`start_execution`, then `get_execution_status` until terminal), `provider-wait`
    (`start_execution`, then `wait_for_execution`) and `baseline` (one pooled httpx client:
    `POST /restate/send/Echo/{name}/run`, then `GET /restate/invocation/{id}/output` until it
-   stops answering 470). Also: admin requests per start, and how many read the stored spec.
+   stops answering 470). Also: admin requests per execution (its start, its status reads and
+   its wait together), and how many starts read the stored spec.
 2. Status of one completed execution, sequentially, with 100, 10,000 and 100,000 completed
    `Echo` executions in the server (filled by raw HTTP/1.1 sends), then again with 1,000 `Hold`
    executions in flight: remembered (the product), read afresh (a provider that remembers
@@ -596,7 +597,11 @@ def print_results(results: dict[str, Any], out: TextIO) -> None:
     )
     harness.summary_table(results["phases"], PHASE_COLUMNS, out)
     per_start = results["per_start"]
-    print(f"per start: {per_start['admin requests']:.2f} admin requests", file=out)
+    print(
+        f"per execution (start, status reads, wait): {per_start['admin requests']:.2f} "
+        "admin requests",
+        file=out,
+    )
     print("\n2. status of one execution, sequential calls", file=out)
     rows = [
         [
