@@ -51,9 +51,10 @@ from services.contract import (
 )
 from tests.servers import AsgiProcess
 
+from .polling import DEADLINE_SECONDS, until
+
 STATES_APP = "tests.integration.apps.provider_states:app"
 SERVICES_APP = "services.app:app"
-DEADLINE_SECONDS = 20.0
 FOREVER = 3600  # seconds: a timer that never fires during the test
 
 MAIN = "states-main"  # StatesMain: sleeps / fails / echoes as its input says
@@ -184,25 +185,8 @@ async def ingress(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-async def _until(
-    provider: RestateProvider,
-    execution_id: str,
-    condition: Callable[[ExecutionStatus], bool],
-    what: str,
-) -> ExecutionStatus:
-    """Poll the status until `condition` holds; fail after DEADLINE_SECONDS."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        status = await provider.get_execution_status(execution_id)
-        if condition(status):
-            return status
-        if time.monotonic() > deadline:
-            pytest.fail(f"{execution_id} not {what} within {DEADLINE_SECONDS}s: {status}")
-        await asyncio.sleep(0.05)
-
-
 async def _terminal(provider: RestateProvider, execution_id: str) -> ExecutionStatus:
-    return await _until(provider, execution_id, lambda s: s.state.is_terminal, "terminal")
+    return await until(provider, execution_id, lambda s: s.state.is_terminal, "terminal")
 
 
 def _sub_state(expected: str) -> Callable[[ExecutionStatus], bool]:
@@ -303,7 +287,7 @@ async def test_stop_during_a_run_cancels_it(provider: RestateProvider) -> None:
 async def test_kill_is_cancelled(provider: RestateProvider, admin: httpx.AsyncClient) -> None:
     """An invocation killed on the admin API is reported cancelled with [409] killed."""
     execution_id = await _start(provider, MAIN, {"sleep": FOREVER})
-    await _until(provider, execution_id, lambda s: s.state is ExecutionState.RUNNING, "running")
+    await until(provider, execution_id, lambda s: s.state is ExecutionState.RUNNING, "running")
     response = await admin.patch(f"/invocations/{execution_id}/kill")
     assert response.status_code == 200, response.text
     status = await _terminal(provider, execution_id)
@@ -318,7 +302,7 @@ async def test_backing_off_reports_retries(
     """A retryable failure is running/backing-off with retry_count and last_failure."""
     execution_id = await _start(provider, BOOM, {"tenant_id": "acme"})
     try:
-        status = await _until(
+        status = await until(
             provider,
             execution_id,
             lambda s: (
@@ -342,7 +326,7 @@ async def test_paused_needs_an_operator(
     """Retries exhausted with on_max_attempts=pause is running with sub_state error."""
     execution_id = await _start(provider, PAUSE, {"tenant_id": "acme"})
     try:
-        status = await _until(provider, execution_id, _sub_state("error"), "paused")
+        status = await until(provider, execution_id, _sub_state("error"), "paused")
         assert status.state is ExecutionState.RUNNING
         assert (await _row(provider, execution_id))["status"] == "paused"
         assert status.error is None
@@ -354,7 +338,7 @@ async def test_suspended_is_waiting(provider: RestateProvider, admin: httpx.Asyn
     """A handler waiting on a durable timer is suspended: running with sub_state waiting."""
     execution_id = await _start(provider, MAIN, {"sleep": FOREVER})
     try:
-        status = await _until(provider, execution_id, _sub_state("waiting"), "suspended")
+        status = await until(provider, execution_id, _sub_state("waiting"), "suspended")
         assert status.state is ExecutionState.RUNNING
         assert (await _row(provider, execution_id))["status"] == "suspended"
         assert status.stop_time is None
@@ -391,7 +375,7 @@ async def test_inboxed_call_is_pending(
     ]
     holding, queued = (response.json()["invocationId"] for response in sent)
     try:
-        await _until(provider, holding, lambda s: s.state is ExecutionState.RUNNING, "running")
+        await until(provider, holding, lambda s: s.state is ExecutionState.RUNNING, "running")
         status = await provider.get_execution_status(queued)
         assert status.state is ExecutionState.PENDING
         assert status.metadata["sub_state"] == "pending"
@@ -508,7 +492,7 @@ async def test_tenant_workflow_deadline_times_out(provider: RestateProvider) -> 
     """A never-healthy tenant run is live (provisioning), then timed_out [408] at 1 s."""
     payload = _tenant(desired_config={"healthy_after": 1_000_000}, timeout="1s")
     execution_id = await _start(provider, TENANT, payload)
-    live = await _until(
+    live = await until(
         provider, execution_id, lambda s: s.state.is_terminal or _phase(s) == "provisioning", "live"
     )
     assert live.state is ExecutionState.RUNNING
@@ -663,7 +647,7 @@ async def test_a_stop_before_the_deadline_stays_cancelled(
         f"AND target_service_key = '{execution_id}'"
     )
     assert scheduled == [{"status": "scheduled"}]  # nothing runs before the deadline
-    await _until(provider, execution_id, _sub_state("waiting"), "suspended")
+    await until(provider, execution_id, _sub_state("waiting"), "suspended")
     await provider.stop_execution(execution_id, reason="test")
     status = await _terminal(provider, execution_id)
     assert status.state is ExecutionState.CANCELLED
@@ -1029,7 +1013,7 @@ async def test_execution_survives_a_server_restart(
         await provider.create_workflow(_spec(MAIN, "StatesMain"))
         payload: dict[str, JsonValue] = {"sleep": 1.5, "tenant_id": "acme"}
         execution_id = await _start(provider, MAIN, payload)
-        before = await _until(provider, execution_id, _sub_state("waiting"), "suspended")
+        before = await until(provider, execution_id, _sub_state("waiting"), "suspended")
         await asyncio.to_thread(own_server.restart)
         after = await _terminal(provider, execution_id)
         assert after.state is ExecutionState.SUCCEEDED
@@ -1076,21 +1060,32 @@ async def test_a_definition_survives_an_ingress_attempt_to_drop_it(
 # -- status at control-plane scale -----------------------------------------------------------
 
 
-class _CountingTransport(httpx.AsyncBaseTransport):
-    """The provider's admin transport, counting the SQL queries it sends."""
+class _Relay(httpx.AsyncBaseTransport):
+    """A transport for the provider that passes each request on to httpx's own; the ones
+    below look at the requests, or change an answer, on the way."""
 
     def __init__(self) -> None:
         self.inner = httpx.AsyncHTTPTransport(trust_env=False)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class _CountingTransport(_Relay):
+    """The provider's admin transport, counting the SQL queries it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.queries = 0
         self.spec_reads = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.queries += request.url.path == "/query"
         self.spec_reads += b"WorkflowDefinitions" in request.content
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+        return await super().handle_async_request(request)
 
 
 async def _invocation_count(provider: RestateProvider) -> int:
@@ -1134,7 +1129,7 @@ async def test_a_status_poll_creates_no_invocation(stack: Stack, provider: Resta
     nothing in Restate (its live progress is read from its state)."""
     running = await _start(provider, TENANT, _tenant(desired_config={"healthy_after": 1_000_000}))
     finished = await _start(provider, TENANT, _tenant())
-    await _until(provider, running, lambda s: _phase(s) == "provisioning", "provisioning")
+    await until(provider, running, lambda s: _phase(s) == "provisioning", "provisioning")
     assert (await _terminal(provider, finished)).state is ExecutionState.SUCCEEDED
     afresh = RestateProvider(stack.settings(status_cache_size=0))
     try:
@@ -1157,7 +1152,7 @@ async def test_a_batch_of_statuses_costs_a_few_queries_whatever_its_size(
     twelve live executions is a few queries, and a poll where nothing changed is one."""
     ids = [await _start(provider, MAIN, {"sleep": FOREVER}) for _ in range(12)]
     for execution_id in ids:
-        await _until(provider, execution_id, _sub_state("waiting"), "suspended")
+        await until(provider, execution_id, _sub_state("waiting"), "suspended")
     counting = _CountingTransport()
     reader = RestateProvider(stack.settings(), admin_transport=counting)
     try:
@@ -1194,19 +1189,16 @@ async def test_a_finished_status_is_read_once(stack: Stack, provider: RestatePro
         await reader.aclose()
 
 
-class _OutputCounting(httpx.AsyncBaseTransport):
+class _OutputCounting(_Relay):
     """The provider's ingress transport, counting requests for an invocation's output."""
 
     def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport(trust_env=False)
+        super().__init__()
         self.outputs = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.outputs += request.url.path.endswith("/output")
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+        return await super().handle_async_request(request)
 
 
 async def test_an_output_is_read_with_the_journal_or_else_from_the_ingress(
@@ -1249,25 +1241,22 @@ async def test_list_executions_reads_like_the_batch(provider: RestateProvider) -
         assert listed[execution_id].output is not None
 
 
-class _LaggingTransport(httpx.AsyncBaseTransport):
+class _LaggingTransport(_Relay):
     """The provider's admin transport, answering the first `lag` row reads with no rows: a
     read that has not caught up with a start yet."""
 
     def __init__(self, lag: int) -> None:
-        self.inner = httpx.AsyncHTTPTransport(trust_env=False)
+        super().__init__()
         self.lag = lag
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
+        response = await super().handle_async_request(request)
         if self.lag > 0 and b"FROM sys_invocation_status" in request.content:
             self.lag -= 1
             await response.aread()
             await response.aclose()
             return httpx.Response(200, json={"rows": []}, request=request)
         return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def test_a_new_start_reads_nothing_back(stack: Stack) -> None:

@@ -31,6 +31,7 @@ from provider import (
 from provider.config import RestateSettings
 from provider.restate import RestateProvider
 from tests.asl_corpus import CORPUS, Case, machine_of
+from tests.integration.polling import until
 from tests.servers import AsgiProcess
 
 from .target import HttpTarget
@@ -250,17 +251,6 @@ async def _waiting_machine(provider: RestateProvider) -> str:
     return started.execution_id
 
 
-async def _until_entered(provider: RestateProvider, execution_id: str, event: str) -> None:
-    """Poll the execution's status until its history ends with `event`, within `WAIT`."""
-    deadline = asyncio.get_running_loop().time() + WAIT.total_seconds()
-    while True:
-        status = await provider.get_execution_status(execution_id)
-        if status.history and status.history[-1].type == event:
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"never saw {event}: {status}"
-        await asyncio.sleep(0.05)
-
-
 async def test_stop_cancels_a_machine_stopped_at_once(provider: RestateProvider) -> None:
     execution_id = await _waiting_machine(provider)
     await provider.stop_execution(execution_id, "test")
@@ -271,7 +261,12 @@ async def test_stop_cancels_a_machine_stopped_at_once(provider: RestateProvider)
 
 async def test_stop_cancels_a_waiting_machine(provider: RestateProvider) -> None:
     execution_id = await _waiting_machine(provider)
-    await _until_entered(provider, execution_id, "WaitStateEntered")
+    await until(
+        provider,
+        execution_id,
+        lambda status: bool(status.history) and status.history[-1].type == "WaitStateEntered",
+        "waiting",
+    )
     await provider.stop_execution(execution_id, "test")
     await provider.stop_execution(execution_id, "again")
     status = await provider.wait_for_execution(execution_id, timeout=WAIT)
