@@ -22,6 +22,7 @@ from services.contract import (
 
 from ..models import ExecutionEvent, ExecutionState, utcnow
 from .admin import VISIBLE_WITHIN, AdminApi, sql_string
+from .coalescing import Coalesced
 from .mapping import parse_time
 from .names import check_invocation_id
 
@@ -37,10 +38,10 @@ _ROW_COLUMNS = (
     "next_retry_at, pinned_deployment_id, journal_size"
 )
 _STATUS_COLUMNS = (
-    "id, target_service_name, target_service_key, target_handler_name, status, "
-    "completion_result, completion_failure, created_at, running_at, completed_at, "
-    "modified_at, pinned_deployment_id, journal_size"
+    "id, target_service_name, target_service_key, status, completion_result, "
+    "completion_failure, created_at, completed_at, pinned_deployment_id, journal_size"
 )
+"""What a status shows of a stored row (each column more costs Restate CPU on every poll)."""
 _ATTEMPT_COLUMNS = (
     "id, in_flight, retry_count, last_failure, last_failure_error_code, next_retry_at"
 )
@@ -122,10 +123,15 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
 
 
 class Invocations:
-    """SQL reads of `sys_invocation`, `sys_journal` and the deadline marks."""
+    """SQL reads of `sys_invocation`, `sys_journal` and the deadline marks. Rows and journals
+    asked for at the same time are read together (`Coalesced`)."""
 
     def __init__(self, admin: AdminApi) -> None:
         self.admin = admin
+        self._rows_read: Coalesced[str, dict[str, Any]] = Coalesced(self._rows_with_attempts)
+        self._journals_read: Coalesced[tuple[str, int], JournalRead] = Coalesced(
+            self._journals_from
+        )
 
     async def row(self, invocation_id: str, *, wait: bool = False) -> dict[str, Any] | None:
         """One invocation's stored row (without the invoker's attempts: a running one shows as
@@ -145,14 +151,21 @@ class Invocations:
         """The rows of these invocations by id, as `sys_invocation` shows them, unknown ids left
         out; those `expected` (just sent) are read again until they show or `VISIBLE_WITHIN`
         passes."""
-        found = await self._rows(invocation_ids, attempts=attempts)
+        read = self._rows_read.get if attempts else self._rows_without_attempts
+        found = await read([check_invocation_id(i) for i in invocation_ids])
         awaited = [i for i in expected if i not in found]
         deadline = time.monotonic() + VISIBLE_WITHIN
         while awaited and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-            found.update(await self._rows(awaited, attempts=attempts))
+            found.update(await read(awaited))
             awaited = [i for i in awaited if i not in found]
         return found
+
+    async def _rows_with_attempts(self, invocation_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return await self._rows(invocation_ids, attempts=True)
+
+    async def _rows_without_attempts(self, invocation_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return await self._rows(invocation_ids, attempts=False)
 
     async def _rows(
         self, invocation_ids: Sequence[str], *, attempts: bool
@@ -218,43 +231,35 @@ class Invocations:
 
     async def journals(self, since: Mapping[str, int]) -> dict[str, JournalRead]:
         """For each invocation id, its journal from the given index on (a journal only grows,
-        so a reader that has seen its first entries asks for the rest): one query."""
-        reads: dict[str, JournalRead] = {}
-        ids = list(since)
-        for chunk in _chunks(ids):
+        so a reader that has seen its first entries asks for the rest)."""
+        asked = [(check_invocation_id(i), start) for i, start in since.items()]
+        return {i: read for (i, _), read in (await self._journals_read.get(asked)).items()}
+
+    async def _journals_from(
+        self, asked: list[tuple[str, int]]
+    ) -> dict[tuple[str, int], JournalRead]:
+        """Each (id, index) asked for: that journal from that index on; one query per
+        `BATCH_SIZE` ids (one id may be asked for from two indexes by two callers). Sorted
+        here, and every entry's JSON taken: a CASE or an ORDER BY costs Restate more CPU than
+        the query itself."""
+        starts: dict[str, list[int]] = {}
+        for invocation_id, start in asked:
+            starts.setdefault(invocation_id, []).append(start)
+        reads: dict[tuple[str, int], JournalRead] = {}
+        for chunk in _chunks(list(starts)):
             rows = await self.admin.query(
-                "SELECT id, index, entry_type, name, appended_at, CASE WHEN index = 0 OR "
-                f"entry_type = '{_OUTPUT_ENTRY}' THEN entry_json END AS entry_json "
-                "FROM sys_journal "
-                f"WHERE id IN ({_in_list(chunk)}) AND index >= {min(since[i] for i in chunk)} "
-                "ORDER BY id, index"
+                "SELECT id, index, entry_type, name, appended_at, entry_json FROM sys_journal "
+                f"WHERE id IN ({_in_list(chunk)}) "
+                f"AND index >= {min(min(starts[i]) for i in chunk)}"
             )
-            for row in rows:
-                invocation_id, index = str(row["id"]), int(row.get("index", 0))
-                start = since.get(invocation_id, 0)
-                if index < start:
-                    continue
-                read = reads.setdefault(invocation_id, JournalRead(None, {}, [], start))
-                command = json.loads(row["entry_json"])["Command"] if row.get("entry_json") else {}
-                if "Input" in command:
-                    raw = command["Input"]["payload"]
-                    read.payload = _payload(bytes(raw)) if raw else None
-                    read.headers.update(
-                        (h["name"], h["value"]) for h in command["Input"].get("headers", [])
-                    )
-                success = command.get("Output", {}).get("result", {}).get("Success")
-                if success is not None:
-                    read.output = _payload(bytes(success)) if success else None
-                    read.has_output = True
-                if str(row.get("entry_type", "")).startswith("Command"):
-                    read.events.append(
-                        ExecutionEvent(
-                            timestamp=parse_time(row.get("appended_at")) or utcnow(),
-                            type=str(row["entry_type"]).removeprefix("Command: "),
-                            details={"index": index, "name": row.get("name") or None},
+            for row in sorted(rows, key=lambda row: (str(row["id"]), int(row.get("index", 0)))):
+                invocation_id = str(row["id"])
+                for start in starts.get(invocation_id, ()):
+                    if int(row.get("index", 0)) >= start:
+                        read = reads.setdefault(
+                            (invocation_id, start), JournalRead(None, {}, [], start)
                         )
-                    )
-                read.until = max(read.until, index + 1)
+                        _add_entry(read, row)
         return reads
 
     async def deadlines_fired(self, rows: Iterable[dict[str, Any]]) -> dict[str, str]:
@@ -273,3 +278,29 @@ class Invocations:
             f"AND service_key IN ({_in_list(cancelled)})"
         )
         return {str(m["service_key"]): json.loads(m["value_utf8"]) for m in marks}
+
+
+def _add_entry(read: JournalRead, row: dict[str, Any]) -> None:
+    """Add one `sys_journal` row to a read: the input, the output, a command as an event."""
+    index, kind = int(row.get("index", 0)), str(row.get("entry_type", ""))
+    wanted = index == 0 or kind == _OUTPUT_ENTRY  # the input and the result; others by type
+    command = (
+        json.loads(row["entry_json"]).get("Command", {}) if wanted and row.get("entry_json") else {}
+    )
+    if "Input" in command:
+        raw = command["Input"]["payload"]
+        read.payload = _payload(bytes(raw)) if raw else None
+        read.headers.update((h["name"], h["value"]) for h in command["Input"].get("headers", []))
+    success = command.get("Output", {}).get("result", {}).get("Success")
+    if success is not None:
+        read.output = _payload(bytes(success)) if success else None
+        read.has_output = True
+    if kind.startswith("Command"):
+        read.events.append(
+            ExecutionEvent(
+                timestamp=parse_time(row.get("appended_at")) or utcnow(),
+                type=kind.removeprefix("Command: "),
+                details={"index": index, "name": row.get("name") or None},
+            )
+        )
+    read.until = max(read.until, index + 1)

@@ -23,6 +23,7 @@ from services.contract import (
 
 from ..models import ExecutionEvent
 from .admin import AdminApi, sql_string
+from .coalescing import Coalesced
 
 __all__ = ["LiveProgress", "Progress"]
 
@@ -66,12 +67,17 @@ def _machine_progress_of(value: str) -> Progress:
     return {"state": live.state}, events
 
 
+_Key = tuple[str, str, str]
+"""Whose progress: the service, the key (its state's) and the invocation id."""
+
+
 class LiveProgress:
     """Reads workflows' progress from their state; remembers which services report it."""
 
     def __init__(self, admin: AdminApi) -> None:
         self.admin = admin
         self._reports: dict[str, bool] = {}
+        self._reads: Coalesced[_Key, Progress] = Coalesced(self._read)
 
     def forget(self, service: str) -> None:
         """Look again whether `service` reports progress (its code may have changed)."""
@@ -86,25 +92,37 @@ class LiveProgress:
 
     async def of(self, rows: Iterable[dict[str, Any]]) -> dict[str, Progress]:
         """The progress of each invocation in `rows` that has any, by invocation id: one
-        query per service that reports progress."""
-        keys: dict[str, dict[str, str]] = defaultdict(dict)
-        for row in rows:
-            keys[str(row.get("target_service_name"))][str(row.get("target_service_key"))] = str(
-                row["id"]
+        query per service that reports progress (reads asked for together are joined)."""
+        asked = [
+            (
+                str(row.get("target_service_name")),
+                str(row.get("target_service_key")),
+                str(row["id"]),
             )
-        found: dict[str, Progress] = {}
-        for service, ids_by_key in keys.items():
+            for row in rows
+        ]
+        return {key[2]: progress for key, progress in (await self._reads.get(asked)).items()}
+
+    async def _read(self, asked: list[_Key]) -> dict[_Key, Progress]:
+        """The progress of each (service, key, invocation id) asked for that has any."""
+        keys: dict[str, dict[str, list[_Key]]] = defaultdict(lambda: defaultdict(list))
+        for key in asked:
+            keys[key[0]][key[1]].append(key)
+        found: dict[_Key, Progress] = {}
+        for service, by_key in keys.items():
             if not await self._reports_progress(service):
                 continue
             read = _machine_progress_of if service == STATE_MACHINE_SERVICE else _progress_of
-            listed = ", ".join(sql_string(key) for key in ids_by_key)
+            listed = ", ".join(sql_string(key) for key in by_key)
             states = await self.admin.query(
                 f"SELECT service_key, value_utf8 FROM state WHERE service_name = "
                 f"{sql_string(service)} AND key = {sql_string(STATUS_STATE_KEY)} "
                 f"AND service_key IN ({listed})"
             )
             for state in states:
-                invocation_id = ids_by_key.get(str(state["service_key"]))
-                if invocation_id is not None and state.get("value_utf8"):
-                    found[invocation_id] = read(str(state["value_utf8"]))
+                if state.get("value_utf8"):
+                    progress = read(str(state["value_utf8"]))
+                    found.update(
+                        (key, progress) for key in by_key.get(str(state["service_key"]), [])
+                    )
         return found

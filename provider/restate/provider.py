@@ -63,6 +63,7 @@ from ..models import (
 )
 from ..validation import MAX_INPUT_BYTES, validate_tenant_id, validate_workflow_id
 from .admin import AdminApi
+from .coalescing import Coalesced
 from .definition import RestateDefinition
 from .definition_store import DefinitionStore
 from .deployments import discover, register_deployment
@@ -136,7 +137,8 @@ class RestateProvider:
         self._workflow_of_service: dict[str, str] = {}
         self._input_schemas: dict[tuple[str, str], InputSchema] = {}
         self._specs: Bounded[str, tuple[float, WorkflowSpec]] = Bounded(1024)
-        self._spec_reads: dict[str, asyncio.Future[WorkflowSpec | None]] = {}
+        self._spec_reads: Coalesced[str, WorkflowSpec] = Coalesced(self._read_specs)
+        self._owner_reads: Coalesced[str, str] = Coalesced(self._read_owners)
         self._log = get_logger("landlord.workflow.restate")
 
     # -- definitions -----------------------------------------------------------------------
@@ -173,22 +175,20 @@ class RestateProvider:
         remembered = self._specs.get(workflow_id)
         if remembered is not None and time.monotonic() < remembered[0]:
             return remembered[1]
-        reading = self._spec_reads.get(workflow_id)
-        if reading is None:
-            reading = self._spec_reads[workflow_id] = asyncio.ensure_future(
-                self._read_spec(workflow_id)
-            )
-            reading.add_done_callback(lambda _: self._spec_reads.pop(workflow_id, None))
-        return await asyncio.shield(reading)
+        return (await self._spec_reads.get([workflow_id])).get(workflow_id)
 
-    async def _read_spec(self, workflow_id: str) -> WorkflowSpec | None:
-        spec = await self.definitions.spec(workflow_id)
-        if spec is None:
-            self._specs.pop(workflow_id)
-            return None
-        until = time.monotonic() + self.settings.definition_cache.total_seconds()
-        self._specs.put(workflow_id, (until, spec))
-        return spec
+    async def _read_specs(self, workflow_ids: list[str]) -> dict[str, WorkflowSpec]:
+        """The stored spec of each of these workflows that has one, remembered."""
+        found = {}
+        for workflow_id in workflow_ids:
+            spec = await self.definitions.spec(workflow_id)
+            if spec is None:
+                self._specs.pop(workflow_id)
+                continue
+            until = time.monotonic() + self.settings.definition_cache.total_seconds()
+            self._specs.put(workflow_id, (until, spec))
+            found[workflow_id] = spec
+        return found
 
     async def _spec_of(self, workflow_id: str) -> tuple[WorkflowSpec, RestateDefinition, str]:
         spec = await self._stored_spec(validate_workflow_id(workflow_id))
@@ -281,6 +281,10 @@ class RestateProvider:
         }
         self._workflow_of_service.update(owners)
         return owners
+
+    async def _read_owners(self, _services: list[str]) -> dict[str, str]:
+        """`_owners`, for lookups asked for together (they share one read of the specs)."""
+        return await self._owners()
 
     async def delete_workflow(self, workflow_id: str) -> None:
         """Drop the stored spec and stop new executions of its service (in-flight ones run on).
@@ -430,8 +434,8 @@ class RestateProvider:
     async def _workflows_of(self, services: set[str]) -> dict[str, str]:
         """The workflow id of each service; stored specs are read again when one is not known
         (another process may have created its workflow)."""
-        if not services <= self._workflow_of_service.keys():
-            await self._owners()
+        if unknown := services - self._workflow_of_service.keys():
+            await self._owner_reads.get(unknown)
         return {service: self._workflow_for(service) for service in services}
 
     async def get_execution_status(self, execution_id: str) -> ExecutionStatus:

@@ -4,9 +4,10 @@ A finished execution never changes: its status is read once and then remembered.
 one's journal only grows and its progress changes only with it, so a poll reads its row, and
 the journal's new entries and the progress only when the row's `journal_size` moved. Every
 read is SQL over the admin API (nothing starts an invocation) and batched: polling a thousand
-executions costs a few queries, not a few thousand. A succeeded execution's output is its
-journal's Output command, read with the rest; only once the journal is no longer kept does it
-come from the ingress.
+executions costs a few queries, not a few thousand, whether one call asks for them all or a
+thousand tasks ask at once (reads asked for together are joined: `Coalesced`). A succeeded
+execution's output is its journal's Output command, read with the rest; only once the
+journal is no longer kept does it come from the ingress.
 """
 
 from __future__ import annotations

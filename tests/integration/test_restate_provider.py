@@ -64,6 +64,8 @@ PAUSE = "states-pause"  # StatesPause: 2 attempts, then paused
 TENANT = "tenant-provisioning"  # TenantProvisioning from services.app
 UNKNOWN_ID = "inv_1dceKvwtEc2n1MMS4syjeuGRwjfO6JTL4I"  # well-formed, issued by another server
 POLICY_TIMEOUT = timedelta(seconds=90)
+READY_PROGRESS = {"phase": "ready", "step": None, "steps_done": 2, "steps_total": 2}
+"""A provisioned tenant's progress: both steps done."""
 POLICY_RETRIES = RetryPolicy(max_attempts=5, initial_interval=timedelta(seconds=2))
 
 
@@ -467,12 +469,7 @@ async def test_tenant_workflow_reports_progress_and_history(provider: RestatePro
     status = await _terminal(provider, execution_id)
     assert status.state is ExecutionState.SUCCEEDED, status.error
     assert status.workflow_id == TENANT
-    assert status.metadata["progress"] == {
-        "phase": "ready",
-        "step": None,
-        "steps_done": 2,
-        "steps_total": 2,
-    }
+    assert status.metadata["progress"] == READY_PROGRESS
     assert isinstance(status.output, dict)
     assert status.output["phase"] == "ready"
     assert status.output["tenant_id"] == payload["tenant_id"]
@@ -1114,12 +1111,7 @@ async def test_a_running_status_follows_its_journal_and_ends_whole(
         assert await afresh.get_execution_status(execution_id) == status
     finally:
         await afresh.aclose()
-    assert status.metadata["progress"] == {
-        "phase": "ready",
-        "step": None,
-        "steps_done": 2,
-        "steps_total": 2,
-    }
+    assert status.metadata["progress"] == READY_PROGRESS
     checks = [e.details["name"] for e in status.history if "health" in str(e.details.get("name"))]
     assert checks == [f"health check {n}" for n in range(1, 5)]
 
@@ -1168,6 +1160,36 @@ async def test_a_batch_of_statuses_costs_a_few_queries_whatever_its_size(
     finally:
         await reader.aclose()
         for execution_id in ids:
+            await provider.stop_execution(execution_id, "done")
+
+
+async def test_statuses_polled_at_the_same_time_share_their_queries(
+    stack: Stack, provider: RestateProvider
+) -> None:
+    """A reconciler's workers each polling one execution cost Restate what one batch costs,
+    and each still gets its own execution's status."""
+    live = [await _start(provider, MAIN, {"sleep": FOREVER}) for _ in range(6)]
+    done = [await _start(provider, MAIN, {"n": n}) for n in range(2)]
+    tenants = [await _start(provider, TENANT, _tenant()) for _ in range(2)]
+    for execution_id in live:
+        await until(provider, execution_id, _sub_state("waiting"), "suspended")
+    for execution_id in done + tenants:
+        await _terminal(provider, execution_id)
+    counting = _CountingTransport()
+    reader = RestateProvider(stack.settings(), admin_transport=counting)
+    try:
+        everyone = live + done + tenants
+        polled = await asyncio.gather(*(reader.get_execution_status(i) for i in everyone))
+        # the rows, the journals, the stored specs and the tenants' progress, each read once
+        # (the live ones are suspended: no attempts to read), not once per poll
+        assert counting.queries <= 4
+        for execution_id, status in zip(everyone, polled, strict=True):
+            assert status == await provider.get_execution_status(execution_id)
+        assert [status.output for status in polled[6:8]] == [{"n": 0}, {"n": 1}]
+        assert [status.metadata["progress"] for status in polled[8:]] == [READY_PROGRESS] * 2
+    finally:
+        await reader.aclose()
+        for execution_id in live:
             await provider.stop_execution(execution_id, "done")
 
 
