@@ -32,18 +32,33 @@ def service_name_for(workflow_id: str, *, override: str = "") -> str:
     return name
 
 
-def _base62(digits: str) -> int:
-    value = 0
-    for digit in digits:
-        value = value * 62 + _BASE62.index(digit)
-    return value
+_IN_ORDER = str.maketrans(_BASE62, "".join(chr(0x30 + n) for n in range(62)))
+"""Restate's digits as characters that sort as the digits do: fixed-width numbers then compare
+as strings, with no arithmetic (a fleet's poll checks thousands of ids)."""
+
+
+def _in_order(value: int, width: int) -> str:
+    """`value` in `width` base-62 digits, as `_IN_ORDER` writes them."""
+    digits = []
+    for _ in range(width):
+        value, digit = divmod(value, 62)
+        digits.append(chr(0x30 + digit))
+    return "".join(reversed(digits))
+
+
+_PARTITION_KEY_LIMIT = _in_order(2**64, 11)
+_UUID_LIMIT = _in_order(2**128, 22)
 
 
 def is_invocation_id(execution_id: str) -> bool:
     """Whether this is a Restate invocation id that Restate can decode (else its SQL answers
     500 and its admin API 400); anything else cannot name an execution."""
     match = INVOCATION_ID.fullmatch(execution_id)
-    return match is not None and _base62(match[1]) < 2**64 and _base62(match[2]) < 2**128
+    return (
+        match is not None
+        and match[1].translate(_IN_ORDER) < _PARTITION_KEY_LIMIT
+        and match[2].translate(_IN_ORDER) < _UUID_LIMIT
+    )
 
 
 def check_invocation_id(execution_id: str) -> str:
