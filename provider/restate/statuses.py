@@ -91,10 +91,13 @@ def summary(
 
 @dataclass
 class _Seen:
-    """What the last read of a running execution found."""
+    """What the last read of a running execution found, and the status it made of its row
+    (shown again while neither the row nor the journal changes)."""
 
     journal: JournalRead
     progress: Progress
+    row: dict[str, Any] | None = None
+    status: ExecutionStatus | None = None
 
 
 class Statuses:
@@ -175,9 +178,17 @@ class Statuses:
                 else self._running.get(invocation_id)
             )
             assert seen is not None  # unchanged means seen before
+            workflow_id = workflows.get(str(row.get("target_service_name")), "")
+            if (
+                seen.row == row
+                and seen.status is not None
+                and seen.status.workflow_id == workflow_id
+            ):
+                statuses.append(seen.status)  # nothing it shows has changed since
+                continue
             status = summary(
                 row,
-                workflow_id=workflows.get(str(row.get("target_service_name")), ""),
+                workflow_id=workflow_id,
                 provider_type=self._provider_type,
                 deadline=deadlines.get(invocation_id),
             )
@@ -196,6 +207,8 @@ class Statuses:
             if status.state.is_terminal:
                 self._running.pop(invocation_id)
                 self._finished.put(invocation_id, status)
+            else:
+                seen.row, seen.status = row, status
             statuses.append(status)
         return statuses
 
