@@ -139,6 +139,9 @@ class RestateProvider:
         self._specs: Bounded[str, tuple[float, WorkflowSpec]] = Bounded(1024)
         self._spec_reads: Coalesced[str, WorkflowSpec] = Coalesced(self._read_specs)
         self._owner_reads: Coalesced[str, str] = Coalesced(self._read_owners)
+        self._schema_reads: Coalesced[tuple[str, str], InputSchema] = Coalesced(
+            self._read_input_schemas
+        )
         self._log = get_logger("landlord.workflow.restate")
 
     # -- definitions -----------------------------------------------------------------------
@@ -314,12 +317,24 @@ class RestateProvider:
         known = self._input_schemas.get((service, handler))
         if known is not None:
             return known
-        found = await self.admin.service(service)
-        if found is None:  # not registered: the send says so
-            return InputSchema(True)
-        published = {h["name"]: h.get("input_json_schema") for h in found.get("handlers", [])}
-        schema = self._input_schemas[(service, handler)] = InputSchema(published.get(handler))
-        return schema
+        return (await self._schema_reads.get([(service, handler)]))[(service, handler)]
+
+    async def _read_input_schemas(
+        self, asked: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], InputSchema]:
+        """The published input schema of each (service, handler), remembered; a service that
+        is not registered takes anything (the send says so), and is looked up again later."""
+        schemas: dict[tuple[str, str], InputSchema] = {}
+        for service in dict.fromkeys(service for service, _ in asked):
+            found = await self.admin.service(service)
+            keys = [key for key in asked if key[0] == service]
+            if found is None:
+                schemas.update((key, InputSchema(True)) for key in keys)
+                continue
+            published = {h["name"]: h.get("input_json_schema") for h in found.get("handlers", [])}
+            for key in keys:
+                schemas[key] = self._input_schemas[key] = InputSchema(published.get(key[1]))
+        return schemas
 
     async def _checked_body(
         self, definition: RestateDefinition, service: str, document: JsonValue

@@ -1078,10 +1078,12 @@ class _CountingTransport(_Relay):
         super().__init__()
         self.queries = 0
         self.spec_reads = 0
+        self.service_reads = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.queries += request.url.path == "/query"
         self.spec_reads += b"WorkflowDefinitions" in request.content
+        self.service_reads += request.url.path.startswith("/services/")
         return await super().handle_async_request(request)
 
 
@@ -1301,6 +1303,20 @@ async def test_a_new_start_reads_nothing_back(stack: Stack) -> None:
         assert (again.state, again.message) == (ExecutionState.SUCCEEDED, "already started")
         assert ended.start_time is not None
         assert abs(ended.start_time - first.started_at) < timedelta(seconds=5)
+    finally:
+        await starter.aclose()
+
+
+async def test_starts_that_know_nothing_yet_share_their_reads(stack: Stack) -> None:
+    """A fresh provider's first burst of starts reads the stored spec and the handler's input
+    schema once between them, not once each."""
+    counting = _CountingTransport()
+    starter = RestateProvider(stack.settings(), admin_transport=counting)
+    try:
+        runs = [ExecutionInput(execution_name=_name(), input={"n": n}) for n in range(8)]
+        started = await asyncio.gather(*(starter.start_execution(MAIN, run) for run in runs))
+        assert len({result.execution_id for result in started}) == len(runs)
+        assert (counting.spec_reads, counting.service_reads) == (1, 1)
     finally:
         await starter.aclose()
 
