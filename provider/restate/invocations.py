@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import JsonValue
@@ -128,7 +129,9 @@ class Invocations:
 
     def __init__(self, admin: AdminApi) -> None:
         self.admin = admin
-        self._rows_read: Coalesced[str, dict[str, Any]] = Coalesced(self._rows_with_attempts)
+        self._rows_read: Coalesced[str, dict[str, Any]] = Coalesced(
+            partial(self._rows, attempts=True)
+        )
         self._journals_read: Coalesced[tuple[str, int], JournalRead] = Coalesced(
             self._journals_from
         )
@@ -151,7 +154,7 @@ class Invocations:
         """The rows of these invocations by id, as `sys_invocation` shows them, unknown ids left
         out; those `expected` (just sent) are read again until they show or `VISIBLE_WITHIN`
         passes."""
-        read = self._rows_read.get if attempts else self._rows_without_attempts
+        read = self._rows_read.get if attempts else partial(self._rows, attempts=False)
         found = await read([check_invocation_id(i) for i in invocation_ids])
         awaited = [i for i in expected if i not in found]
         deadline = time.monotonic() + VISIBLE_WITHIN
@@ -160,12 +163,6 @@ class Invocations:
             found.update(await read(awaited))
             awaited = [i for i in awaited if i not in found]
         return found
-
-    async def _rows_with_attempts(self, invocation_ids: list[str]) -> dict[str, dict[str, Any]]:
-        return await self._rows(invocation_ids, attempts=True)
-
-    async def _rows_without_attempts(self, invocation_ids: list[str]) -> dict[str, dict[str, Any]]:
-        return await self._rows(invocation_ids, attempts=False)
 
     async def _rows(
         self, invocation_ids: Sequence[str], *, attempts: bool
