@@ -7,6 +7,9 @@ the ratio real/bare shows everything the tenant workflow adds: its journal as we
 
 `BareKeyed` is bare-5 that first calls a no-op handler of an object keyed by the tenant
 (`BareTenant/take`): the least that holding a tenant through any Restate object adds.
+`BareObject/run` is bare-5 run as the exclusive handler of an object keyed by the tenant (the
+caller sends an idempotency key per operation): what holding the tenant costs when Restate's
+own one-invocation-per-key is the lock.
 
 `python -m bench.harness bench.bare_app:app HOST:PORT` serves it with the hypercorn settings
 `landlord-restate serve` uses for ours.
@@ -20,11 +23,13 @@ import restate
 
 __all__ = [
     "BARE_KEYED_SERVICE",
+    "BARE_OBJECT_SERVICE",
     "BARE_SERVICE",
     "BARE_TENANT_SERVICE",
     "STEPS",
     "app",
     "bare_keyed",
+    "bare_object",
     "bare_provisioning",
     "bare_tenant",
 ]
@@ -32,18 +37,20 @@ __all__ = [
 BARE_SERVICE = "BareProvisioning"
 BARE_KEYED_SERVICE = "BareKeyed"
 BARE_TENANT_SERVICE = "BareTenant"
+BARE_OBJECT_SERVICE = "BareObject"
 STEPS = 5
 
 bare_provisioning = restate.Workflow(BARE_SERVICE)
 bare_keyed = restate.Workflow(BARE_KEYED_SERVICE)
 bare_tenant = restate.VirtualObject(BARE_TENANT_SERVICE)
+bare_object = restate.VirtualObject(BARE_OBJECT_SERVICE)
 
 
 async def _noop() -> bool:
     return True
 
 
-async def _bare_5(ctx: restate.WorkflowContext, request: dict[str, Any]) -> dict[str, Any]:
+async def _bare_5(ctx: restate.ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
     """Five no-op steps, each followed by a state write; a small result document."""
     for step in range(1, STEPS + 1):
         await ctx.run_typed(f"step {step}", _noop)
@@ -70,4 +77,10 @@ async def keyed(ctx: restate.WorkflowContext, request: dict[str, Any]) -> dict[s
     return await _bare_5(ctx, request)
 
 
-app = restate.app(services=[bare_provisioning, bare_keyed, bare_tenant])
+@bare_object.handler(name="run")
+async def owned(ctx: restate.ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Bare-5, holding the tenant's key for the whole run."""
+    return await _bare_5(ctx, request)
+
+
+app = restate.app(services=[bare_provisioning, bare_keyed, bare_tenant, bare_object])

@@ -6,7 +6,9 @@ partition, free ports) and two deployments, each its own hypercorn process with 
 settings: the product's services app (`landlord-restate serve`) and bare-5
 (`bench/bare_app.py`: 5 no-op steps + 5 state writes, not a replica of the tenant workflow;
 beside it `keyed`, bare-5 after one call to a no-op handler of an object keyed by the tenant,
-the least that holding a tenant through a Restate object costs).
+the least that holding a tenant through a call to a Restate object costs, and `object`, bare-5
+as the exclusive handler of an object keyed by the tenant, called with an idempotency key: the
+tenant held by Restate's one invocation per key, with no call at all).
 Both are registered through `RestateProvider.create_workflow`. It provisions N tenants (mock
 compute) per workload at a fixed concurrency, both through the same blocking ingress call
 (`/restate/call/{Workflow}/{tenant}/run`) with the same client, bare and real rounds
@@ -45,7 +47,12 @@ from typing import Any, TextIO
 import httpx
 
 from bench import harness
-from bench.bare_app import BARE_KEYED_SERVICE, BARE_SERVICE, BARE_TENANT_SERVICE
+from bench.bare_app import (
+    BARE_KEYED_SERVICE,
+    BARE_OBJECT_SERVICE,
+    BARE_SERVICE,
+    BARE_TENANT_SERVICE,
+)
 from provider import WorkflowSpec
 from provider.config import RestateSettings
 from provider.restate import tenant_workflow_spec
@@ -58,10 +65,16 @@ RSS_FIRST, RSS_LAST = 1000, 10_000
 RSS_TOLERANCE = 0.10
 CALL_TIMEOUT_SECONDS = 120.0
 SETTLE_SECONDS = 30.0
-WORKFLOWS = {"bare": BARE_SERVICE, "keyed": BARE_KEYED_SERVICE, "real": TENANT_SERVICE}
+WORKFLOWS = {
+    "bare": BARE_SERVICE,
+    "keyed": BARE_KEYED_SERVICE,
+    "object": BARE_OBJECT_SERVICE,
+    "real": TENANT_SERVICE,
+}
 SERVICES = {
     "bare": [BARE_SERVICE],
     "keyed": [BARE_KEYED_SERVICE, BARE_TENANT_SERVICE],
+    "object": [BARE_OBJECT_SERVICE],
     "real": [TENANT_SERVICE, LOCK_SERVICE],
 }
 """The services whose invocations one provision of each workload causes."""
@@ -133,7 +146,9 @@ def provision_call(
         started = time.perf_counter()
         if workload == "sealed":
             body = seal_secrets(body, keyring=keyring, execution=tenant)
-        response = await client.post(url, json=body)
+        # An object's handler is deduplicated by an idempotency key, as a workflow is by its key.
+        headers = {"idempotency-key": tenant} if workload == "object" else None
+        response = await client.post(url, json=body, headers=headers)
         if response.status_code != 200:
             raise RuntimeError(f"{response.status_code} {response.text[:300]}")
         phase.latencies.append(time.perf_counter() - started)
@@ -253,7 +268,7 @@ async def measure(stack: harness.Stack, args: argparse.Namespace) -> Measured:
             harness.Arm(
                 name,
                 provision_call(client, ingress, name, keyring=keyring),
-                stack.pids("bare" if name in ("bare", "keyed") else "real"),
+                stack.pids("bare" if name in ("bare", "keyed", "object") else "real"),
             )
             for name in ARMS
         ]
@@ -356,6 +371,9 @@ def report(measured: Measured, args: argparse.Namespace) -> dict[str, Any]:
             "vs_bare": harness.ratio(totals["keyed"].throughput, totals["bare"].throughput),
             "real_vs_keyed": harness.ratio(totals["real"].throughput, totals["keyed"].throughput),
         },
+        "object": {
+            "vs_bare": harness.ratio(totals["object"].throughput, totals["bare"].throughput),
+        },
         "encryption": encryption(totals),
         "goals": goals(totals, measured, args),
         "errors": sum(len(phase.errors) for phase in [*measured.phases, *rss_phases]),
@@ -369,7 +387,7 @@ def print_table(results: dict[str, Any], out: TextIO) -> None:
         f"provision benchmark: {settings['tenants']} tenants x {settings['rounds']} rounds per "
         f"workload, concurrency {settings['concurrency']}, {settings['partitions']} partition "
         "(bare = bare-5: 5 no-op steps + 5 state writes; keyed = bare-5 after one object call; "
-        "real = our services, mock compute)",
+        "object = bare-5 in an object's exclusive handler; real = our services, mock compute)",
         file=out,
     )
     harness.summary_table([*results["phases"], *results["rss_phases"]], COLUMNS, out)
@@ -403,6 +421,11 @@ def print_table(results: dict[str, Any], out: TextIO) -> None:
         f"holding the tenant through a Restate object, at the least (keyed = bare-5 after one "
         f"call to a no-op object handler keyed by the tenant): keyed {keyed['vs_bare']:.2f}x "
         f"of bare-5; real {keyed['real_vs_keyed']:.2f}x of keyed",
+        file=out,
+    )
+    print(
+        f"holding the tenant by running in its object (object = bare-5 as the exclusive handler "
+        f"of an object keyed by the tenant): object {results['object']['vs_bare']:.2f}x of bare-5",
         file=out,
     )
     cost = results["encryption"]
