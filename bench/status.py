@@ -14,7 +14,8 @@ input; `Hold`, which stays in flight; the tenant workflow), and measures against
    stops answering 470). Also: admin requests per execution (its start, its status reads and
    its wait together), and how many starts read the stored spec.
 2. Status of one completed execution, sequentially, with 100, 10,000 and 100,000 completed
-   `Echo` executions in the server (filled by raw HTTP/1.1 sends), then again with 1,000 `Hold`
+   `Echo` executions in the server (filled by raw HTTP/1.1 sends; a population smaller than
+   part 1 leaves is sampled before part 1), then again with 1,000 `Hold`
    executions in flight, each once the server has settled after its fill: remembered (the
    product, sampled ten times as often: it is cheap), read afresh (a provider that remembers
    nothing), and the baseline's output call and `sys_invocation` row; plus the status of one
@@ -22,7 +23,10 @@ input; `Hold`, which stays in flight; the tenant workflow), and measures against
 3. Batch status of the 1,000 in flight (`get_execution_statuses`), first and later reads.
 4. Invocations one status poll creates, for a tenant execution running and finished.
 
-Each goal is printed as `goal … : met|not met (figure)`.
+Each goal is printed as `goal … : met|not met (figure)`. A status's p99 is judged on the
+product's (remembered) status, its flatness on a status read afresh, the path whose cost the
+server's size could change (a remembered one asks the server nothing); each prints the other
+series beside it.
 
     .venv/bin/python -m bench.status [--executions 200] [--concurrency 8] [--rounds 3]
         [--populations 100,10000,100000] [--in-flight 1000] [--quick] [--json]
@@ -478,6 +482,32 @@ async def run_all(stack: harness.Stack, args: argparse.Namespace) -> dict[str, A
                 "hold", ExecutionInput(execution_name="running-target", input={"n": 0})
             )
             targets = {"completed": target.execution_id, "running": running.execution_id}
+            populations: list[dict[str, Any]] = []
+            fills: list[dict[str, Any]] = []
+
+            async def sample(in_flight: str = "") -> None:
+                completed = await baseline.count(completed_of(ECHO))
+                populations.append(
+                    await population_samples(
+                        providers,
+                        baseline,
+                        targets,
+                        args.samples,
+                        f"{completed} completed{in_flight}",
+                        server_pid=stack.server.pid,
+                    )
+                )
+
+            async def sample_at(size: int) -> None:
+                fills.append(
+                    await fill(baseline, ECHO, completed_of(ECHO), size, args.fill_concurrency)
+                )
+                await sample()
+
+            # Part 1 leaves this many completed: a smaller population is sampled before it.
+            leaves = 1 + len(ARMS) * (args.rounds * args.executions + args.warmup)
+            for size in (size for size in args.populations if size < leaves):
+                await sample_at(size)
 
             counting.requests.clear()
             began = time.monotonic()
@@ -502,36 +532,13 @@ async def run_all(stack: harness.Stack, args: argparse.Namespace) -> dict[str, A
                 ),
             }
 
-            populations = []
-            fills = []
-            for size in args.populations:
-                fills.append(
-                    await fill(baseline, ECHO, completed_of(ECHO), size, args.fill_concurrency)
-                )
-                populations.append(
-                    await population_samples(
-                        providers,
-                        baseline,
-                        targets,
-                        args.samples,
-                        f"{size} completed",
-                        server_pid=stack.server.pid,
-                    )
-                )
+            for size in (size for size in args.populations if size >= leaves):
+                await sample_at(size)
             # Before the holds: until they suspend, in-flight invocations fill Restate's invoker
             # and a new execution waits for a slot.
             polls = await invocations_per_poll(providers, baseline)
             holds = await fill(baseline, HOLD, LIVE_HOLDS, args.in_flight + 1, 8)
-            populations.append(
-                await population_samples(
-                    providers,
-                    baseline,
-                    targets,
-                    args.samples,
-                    f"{args.populations[-1]} completed, {args.in_flight} in flight",
-                    server_pid=stack.server.pid,
-                )
-            )
+            await sample(f", {args.in_flight} in flight")
             rows = await harness.query_rows(
                 client,
                 stack.server.admin_url,
@@ -557,22 +564,32 @@ def report(
     """The results document: phases, figures, ratios and goals."""
     totals = {arm: harness.merged(phases, arm) for arm in ARMS}
     base = totals["baseline"].throughput
-    remembered = [p["series"]["completed, remembered"] for p in populations]
-    p99s = [figures["p99_us"] for figures in remembered]
-    biggest = populations[len(args.populations) - 1]["series"]["completed, remembered"]
-    at_ten_thousand = next(
-        (
-            p["series"]["completed, remembered"]["p99_ms"]
-            for p in populations
-            if p["completed_echo"] >= 10_000
-        ),
-        biggest["p99_ms"],
-    )
-    flatness = harness.ratio(max(p99s[: len(args.populations)]), p99s[0])
+    sampled_at = populations[: len(args.populations)]  # the in-flight phase is not a size
+
+    def p99s(series: str) -> dict[str, Any]:
+        """A series' p99 at 10,000 completed (ms) and its flatness over the populations."""
+        us = [p["series"][series]["p99_us"] for p in sampled_at]
+        at_ten_thousand = next(
+            (p["series"][series]["p99_ms"] for p in sampled_at if p["completed_echo"] >= 10_000),
+            sampled_at[-1]["series"][series]["p99_ms"],
+        )
+        return {
+            "p99_ms": at_ten_thousand,
+            "flatness": harness.ratio(max(us), us[0]),
+            "flatness_us": [us[0], max(us)],
+        }
+
+    # What a poll costs is the product's (remembered) status. Whether it grows with the server
+    # is judged on a status read afresh, the path that asks the server: a remembered one asks
+    # nothing, and its p99, microseconds of CPU, is the machine's scheduling noise. Each goal
+    # prints the other series beside it.
+    afresh, remembered = p99s("completed, read afresh"), p99s("completed, remembered")
     figures = {
-        "flatness_us": [p99s[0], max(p99s[: len(args.populations)])],
-        "status_p99_ms": at_ten_thousand,
-        "flatness": flatness,
+        "flatness_us": afresh["flatness_us"],
+        "status_p99_ms": remembered["p99_ms"],
+        "flatness": afresh["flatness"],
+        "remembered": remembered,
+        "afresh": afresh,
         "invocations_per_poll": max(polls.values()),
         "start_poll_ratio": harness.ratio(totals["provider-poll"].throughput, base),
         "start_wait_ratio": harness.ratio(totals["provider-wait"].throughput, base),
@@ -580,7 +597,7 @@ def report(
     }
     goals = {
         "status_p99_ms": figures["status_p99_ms"] <= GOALS["status_p99_ms"],
-        "flatness": flatness <= GOALS["flatness"],
+        "flatness": figures["flatness"] <= GOALS["flatness"],
         "invocations_per_poll": figures["invocations_per_poll"] <= GOALS["invocations_per_poll"],
         "start_poll_ratio": figures["start_poll_ratio"] >= GOALS["start_poll_ratio"],
         "spec_reads_per_start": per_start["spec reads"] <= per_start["spec reads allowed"],
@@ -664,16 +681,19 @@ def print_results(results: dict[str, Any], out: TextIO) -> None:
     def goal(key: str, text: str, figure: str) -> None:
         print(f"goal {text} : {'met' if goals[key] else 'not met'} ({figure})", file=out)
 
+    remembered = figures["remembered"]
     goal(
         "status_p99_ms",
         f"status p99 of a completed execution <= {GOALS['status_p99_ms']:.0f} ms at 10,000",
-        f"{figures['status_p99_ms']:.2f} ms",
+        f"{figures['status_p99_ms']:.2f} ms; read afresh {figures['afresh']['p99_ms']:.2f} ms",
     )
     goal(
         "flatness",
-        f"status p99 flat, largest/smallest population <= {GOALS['flatness']}x",
-        f"{figures['flatness']:.2f}x: p99 {figures['flatness_us'][0]:.1f} us at the smallest, "
-        f"at most {figures['flatness_us'][1]:.1f} us at any",
+        f"status p99 read afresh flat, largest/smallest population <= {GOALS['flatness']}x",
+        f"{figures['flatness']:.2f}x: p99 {figures['flatness_us'][0] / 1000:.2f} ms at the "
+        f"smallest, at most {figures['flatness_us'][1] / 1000:.2f} ms at any; remembered "
+        f"{remembered['flatness']:.2f}x, {remembered['flatness_us'][0]:.1f} to "
+        f"{remembered['flatness_us'][1]:.1f} us, no server call",
     )
     goal(
         "invocations_per_poll",
