@@ -23,7 +23,7 @@ from pydantic import JsonValue
 from sealing import mask_secrets
 from services.contract import STATE_MACHINE_SERVICE, TIMED_OUT_CODE, split_machine_key
 
-from ..models import ExecutionError, ExecutionState, ExecutionStatus
+from ..models import ExecutionError, ExecutionEvent, ExecutionState, ExecutionStatus
 from .admin import VISIBLE_WITHIN
 from .ingress import IngressApi
 from .invocations import Invocations, JournalRead
@@ -51,6 +51,26 @@ def _input_of(row: dict[str, Any], payload: JsonValue) -> JsonValue:
     if _is_machine(row) and isinstance(payload, dict):
         return payload.get("input")
     return payload
+
+
+_MACHINE_ENDINGS = {
+    ExecutionState.CANCELLED: "ExecutionAborted",
+    ExecutionState.TIMED_OUT: "ExecutionTimedOut",
+}
+
+
+def _machine_ending(
+    status: ExecutionStatus, events: Sequence[ExecutionEvent]
+) -> list[ExecutionEvent]:
+    """The last event of a machine that was stopped or timed out, as Step Functions records
+    it: the cancel ends the machine wherever it is, so only its invocation knows how it ended."""
+    kind = _MACHINE_ENDINGS.get(status.state)
+    if kind is None or status.stop_time is None:
+        return []
+    details: dict[str, JsonValue] = {"state": events[-1].details.get("state") if events else None}
+    if status.error is not None:
+        details["cause"] = status.error.message
+    return [ExecutionEvent(timestamp=status.stop_time, type=kind, details=details)]
 
 
 def summary(
@@ -194,11 +214,14 @@ class Statuses:
             )
             fields, events = seen.progress
             commands = [] if _is_machine(row) else seen.journal.events  # its own history says more
+            history = sorted([*commands, *events], key=lambda event: event.timestamp)
+            if _is_machine(row):
+                history += _machine_ending(status, events)
             status = status.model_copy(
                 update={
                     "input": mask_secrets(_input_of(row, seen.journal.payload)),
                     "output": mask_secrets(outputs.get(invocation_id)),
-                    "history": sorted([*commands, *events], key=lambda event: event.timestamp),
+                    "history": history,
                     "metadata": {**status.metadata, "progress": fields}
                     if fields
                     else status.metadata,

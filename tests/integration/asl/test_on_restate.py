@@ -257,6 +257,8 @@ async def test_stop_cancels_a_machine_stopped_at_once(provider: RestateProvider)
     status = await provider.wait_for_execution(execution_id, timeout=WAIT)
     assert status.state is ExecutionState.CANCELLED
     assert status.input == {"a": 1}
+    assert status.history[-1].type == "ExecutionAborted"
+    assert status.history[-1].timestamp == status.stop_time
 
 
 async def test_stop_cancels_a_waiting_machine(provider: RestateProvider) -> None:
@@ -272,8 +274,13 @@ async def test_stop_cancels_a_waiting_machine(provider: RestateProvider) -> None
     status = await provider.wait_for_execution(execution_id, timeout=WAIT)
     assert status.state is ExecutionState.CANCELLED
     assert status.input == {"a": 1}
-    assert status.history[0].type == "ExecutionStarted"
-    assert status.history[-1].type == "WaitStateEntered"
+    assert [event.type for event in status.history] == [
+        "ExecutionStarted",
+        "WaitStateEntered",
+        "ExecutionAborted",
+    ]
+    assert status.history[-1].details["state"] == "W"
+    assert (await provider.get_execution_status(execution_id)).history == status.history
 
 
 async def test_the_machine_timeout_times_the_execution_out(provider: RestateProvider) -> None:
@@ -289,6 +296,11 @@ async def test_the_machine_timeout_times_the_execution_out(provider: RestateProv
     )
     status = await provider.wait_for_execution(started.execution_id, timeout=WAIT)
     assert status.state is ExecutionState.TIMED_OUT
+    assert [event.type for event in status.history][-2:] == [
+        "WaitStateEntered",
+        "ExecutionTimedOut",
+    ]
+    assert "timed out after" in str(status.history[-1].details["cause"])
 
 
 async def test_a_definition_that_breaks_the_specification_is_refused(
