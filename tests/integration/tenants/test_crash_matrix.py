@@ -428,7 +428,8 @@ class CrashRunner:
         try:
             while uncovered:
                 assert time.monotonic() < deadline, (
-                    f"{self.operation}: kill points never reached: {sorted(uncovered)}"
+                    f"{self.operation}: kill points never reached: {sorted(uncovered)}; "
+                    + self._stalled(matrix, fresh, previous)
                 )
                 if fresh is None:
                     if self.operation != "provision" and not self.pool:
@@ -473,6 +474,18 @@ class CrashRunner:
         matrix.crashes_per_execution = max(len(e.kills) for e in self.executions)
         matrix.seconds = time.monotonic() - started
         return matrix
+
+    def _stalled(self, matrix: Matrix, fresh: Execution | None, previous: int) -> str:
+        """What a matrix out of time was doing, for whoever reads the failure."""
+        doing = f"reached {sorted(matrix.reached)} with {self.sigkills} kills, {matrix.jumped} "
+        doing += f"jumped, services {'frozen' if self.frozen else 'running'}"
+        if fresh is None:
+            return doing
+        rows = self.client.query(
+            "SELECT status, retry_count, last_failure FROM sys_invocation "
+            f"WHERE id = '{fresh.invocation}'"
+        )
+        return f"{doing}; the run for entry {fresh.target} at entry {previous}: {rows}"
 
     def _missed(self, matrix: Matrix, execution: Execution) -> None:
         """The run ended before its kill point: its journal was shorter than the reference."""
