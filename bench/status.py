@@ -78,9 +78,9 @@ FILL_POLL_SECONDS = 0.25
 CALL_TIMEOUT_SECONDS = 30.0
 WARMUP_STATUS_CALLS = 10
 REPEATS = {"completed, remembered": 10}
-"""Calls per round beyond one: a remembered status takes tens of microseconds, so 500 of them
-put its p99 on the fifth slowest call, which moves with the machine; ten times as many, spread
-over the same rounds, cost a fraction of a second."""
+"""Calls per round of a series (the others make one): a remembered status takes tens of
+microseconds, so 500 of them put its p99 on the fifth slowest call, which moves with the
+machine; ten times as many, spread over the same rounds, cost a fraction of a second."""
 QUIET_CPU = 0.1
 """Cores restate-server may use and still count as settled after a fill (its flushes and
 compactions over, which would otherwise be measured as the population's cost)."""
